@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { resolveHome } from '../home/paths.js';
+import { openHome, type Home } from '../home/home.js';
+
+// Shared CLI plumbing: global flags, output in human or --json form, and opening the home.
+
+export interface GlobalOptions {
+  home?: string;
+  json?: boolean;
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+export function homeDir(cmd: Command): string {
+  return resolveHome(globals(cmd).home);
+}
+
+export function wantsJson(cmd: Command): boolean {
+  return !!globals(cmd).json;
+}
+
+/** Prints a result: JSON with --json, else the human text (if any). */
+export function emit(cmd: Command, json: unknown, human?: string | (() => string)): void {
+  if (wantsJson(cmd)) {
+    process.stdout.write(JSON.stringify(json) + '\n');
+  } else if (human !== undefined) {
+    const text = typeof human === 'function' ? human() : human;
+    if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+}
+
+/** Opens the home for the duration of `fn` and always closes it. */
+export async function withHome<T>(cmd: Command, fn: (home: Home) => Promise<T> | T): Promise<T> {
+  const home = openHome(homeDir(cmd));
+  try {
+    return await fn(home);
+  } finally {
+    home.close();
+  }
+}
+
+/** Sets the exit code without exiting, so streams flush. */
+export function fail(code = 1): void {
+  process.exitCode = code;
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}

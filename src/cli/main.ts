@@ -1,0 +1,37 @@
+import { Command, CommanderError } from 'commander';
+import { describeError, GroveError } from '../errors.js';
+import { registerInit } from './commands/init.js';
+import { registerId } from './commands/id.js';
+import { registerConfig } from './commands/config.js';
+
+// `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
+// reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
+
+export function buildProgram(): Command {
+  const program = new Command('grove')
+    .description('Grove: self-hosted, end-to-end encrypted storage and sharing')
+    .option('--home <dir>', 'grove home (default: $GROVE_HOME or ~/.grove)')
+    .option('--json', 'machine-readable output')
+    .showHelpAfterError()
+    .exitOverride();
+  registerInit(program);
+  registerId(program);
+  registerConfig(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; usage errors were already printed by commander
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.stderr.write(`grove: ${describeError(e)}\n`);
+    if (process.env.GROVE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = e instanceof GroveError && e.code === 'USAGE' ? 2 : 1;
+  }
+}

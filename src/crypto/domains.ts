@@ -1,0 +1,17 @@
+// Every domain-separation string Grove uses, in one place (DESIGN.md §2, §3).
+// Changing any of these changes the wire/disk format.
+
+export const FILE_KEY_SALT = 'grove-file-key-v1';
+export const MANIFEST_AAD = 'grove-manifest-v1';
+export const GRANT_INFO = 'grove-grant-v1';
+export const CHAT_INFO = 'grove-chat-v1';
+export const INDEX_KEY_INFO = 'grove-index-key-v1';
+export const INDEX_AAD = 'grove-index-v1';
+export const INVITE_MAC_INFO = 'grove-invite-v1';
+export const REQUEST_SIG_CONTEXT = 'grove-request-v1';
+export const RESPONSE_SIG_CONTEXT = 'grove-response-v1';
+export const KEY_BUNDLE_MAGIC = 'grove-key-bundle-v1';
+
+export const CHUNK_SIZE = 4 * 1024 * 1024;
+export const TAG_LENGTH = 16;
+export const KEY_LENGTH = 32;

@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { writeFileAtomicSync } from './atomic.js';
+import { badInput } from '../errors.js';
+
+// config.json (DESIGN §1, mode 644). Every key has a default, so an empty or partial file
+// is valid; unknown keys are rejected by `grove config set` but preserved when read.
+
+export interface Config {
+  name: string;
+  api: { host: string; port: number; advertise: string[] };
+  dashboard: { host: string; port: number };
+  replication: { factor: number; offline_grace_s: number };
+  sync: { interval_s: number; jitter_s: number };
+  bench: { interval_s: number };
+  quota: { default_bytes: number; per_owner: Record<string, number> };
+  invite: { ttl_s: number };
+  update: { trusted_keys: string[] };
+  log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+}
+
+export function defaultConfig(): Config {
+  return {
+    name: hostname(),
+    api: { host: '0.0.0.0', port: 7420, advertise: [] },
+    dashboard: { host: '127.0.0.1', port: 7421 },
+    replication: { factor: 2, offline_grace_s: 3600 },
+    sync: { interval_s: 300, jitter_s: 30 },
+    bench: { interval_s: 6 * 3600 },
+    quota: { default_bytes: 10 * 1024 ** 3, per_owner: {} },
+    invite: { ttl_s: 24 * 3600 },
+    update: { trusted_keys: [] },
+    log: { level: 'info' },
+  };
+}
+
+type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'strings' | 'level' | 'quota-map';
+
+/** The settable keys and how each value is parsed and checked. */
+export const CONFIG_KEYS: Record<string, Kind> = {
+  name: 'string',
+  'api.host': 'string',
+  'api.port': 'port',
+  'api.advertise': 'urls',
+  'dashboard.host': 'string',
+  'dashboard.port': 'port',
+  'replication.factor': 'posint',
+  'replication.offline_grace_s': 'uint',
+  'sync.interval_s': 'posint',
+  'sync.jitter_s': 'uint',
+  'bench.interval_s': 'posint',
+  'quota.default_bytes': 'uint',
+  'quota.per_owner': 'quota-map',
+  'invite.ttl_s': 'posint',
+  'update.trusted_keys': 'strings',
+  'log.level': 'level',
+};
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
+
+export function parseConfigValue(key: string, raw: string): unknown {
+  const kind = CONFIG_KEYS[key];
+  if (!kind) throw badInput(`unknown config key: ${key} (known: ${Object.keys(CONFIG_KEYS).join(', ')})`);
+  const int = (min: number, max: number) => {
+    if (!/^\d+$/.test(raw)) throw badInput(`${key} must be an integer`);
+    const n = Number(raw);
+    if (!Number.isSafeInteger(n) || n < min || n > max) throw badInput(`${key} must be between ${min} and ${max}`);
+    return n;
+  };
+  const list = () => {
+    if (raw.trim().startsWith('[')) {
+      let v: unknown;
+      try { v = JSON.parse(raw); } catch { throw badInput(`${key} must be a JSON array or a comma-separated list`); }
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw badInput(`${key} must be a list of strings`);
+      return v as string[];
+    }
+    return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  };
+  switch (kind) {
+    case 'string':
+      if (!raw || raw.length > 200) throw badInput(`${key} must be 1-200 characters`);
+      return raw;
+    case 'port': return int(0, 65535);
+    case 'uint': return int(0, Number.MAX_SAFE_INTEGER);
+    case 'posint': return int(1, Number.MAX_SAFE_INTEGER);
+    case 'strings': return list();
+    case 'urls': {
+      const urls = list();
+      for (const u of urls) {
+        let p: URL;
+        try { p = new URL(u); } catch { throw badInput(`not a URL: ${u}`); }
+        if (p.protocol !== 'http:' && p.protocol !== 'https:') throw badInput(`route URLs must be http(s): ${u}`);
+      }
+      return urls;
+    }
+    case 'level':
+      if (!LEVELS.includes(raw)) throw badInput(`log.level must be one of ${LEVELS.join(', ')}`);
+      return raw;
+    case 'quota-map': {
+      let v: unknown;
+      try { v = JSON.parse(raw); } catch { throw badInput(`${key} must be a JSON object {"cellId": bytes}`); }
+      if (!v || typeof v !== 'object' || Array.isArray(v)) throw badInput(`${key} must be a JSON object`);
+      for (const [k, n] of Object.entries(v)) {
+        if (!Number.isSafeInteger(n) || (n as number) < 0) throw badInput(`quota for ${k} must be a byte count`);
+      }
+      return v;
+    }
+  }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+function deepMerge<T>(base: T, over: unknown): T {
+  if (!isPlainObject(base) || !isPlainObject(over)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? deepMerge((base as Record<string, unknown>)[k], v) : v;
+  return out as T;
+}
+
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw e;
+  }
+  try {
+    const v = JSON.parse(text);
+    if (!isPlainObject(v)) throw new Error('not an object');
+    return v;
+  } catch {
+    throw badInput(`${path} is not valid JSON; fix or remove it`);
+  }
+}
+
+/** Loads config.json merged over the defaults, validating every known key. */
+export function loadConfig(path: string): Config {
+  const raw = readConfigFile(path);
+  const cfg = deepMerge(defaultConfig(), raw);
+  for (const key of Object.keys(CONFIG_KEYS)) {
+    const v = getConfigValue(cfg, key);
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    try {
+      parseConfigValue(key, text);
+    } catch (e) {
+      throw badInput(`${path}: ${(e as Error).message}`);
+    }
+  }
+  return cfg;
+}
+
+export function getConfigValue(cfg: unknown, key: string): unknown {
+  let cur: unknown = cfg;
+  for (const part of key.split('.')) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+/** Sets one key in config.json (validated), keeping everything else as written. */
+export function setConfigValue(path: string, key: string, raw: string): unknown {
+  const value = parseConfigValue(key, raw);
+  const file = readConfigFile(path);
+  const parts = key.split('.');
+  let cur: Record<string, unknown> = file;
+  for (const p of parts.slice(0, -1)) {
+    if (!isPlainObject(cur[p])) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+  writeFileAtomicSync(path, JSON.stringify(file, null, 2) + '\n', 0o644);
+  return value;
+}

@@ -1,0 +1,75 @@
+import type { DB } from './db.js';
+import { nextCounter } from './db.js';
+
+// The objects table: which objects this cell holds, whose they are, and the inventory
+// sequence (DESIGN §3 "inventory (incremental, by sequence number)"). Every change to the
+// set of present objects takes a new seq, so a peer asks only for what changed.
+
+export type ObjectKind = 'chunk' | 'manifest' | 'index' | 'blob';
+
+export interface ObjectRow {
+  hash: string;
+  size: number;
+  kind: ObjectKind;
+  owner: string;
+  seq: number;
+  present: number;
+  added_at: number;
+}
+
+/** Records an object as present. Returns true when this changed the inventory. */
+export function recordObject(db: DB, o: { hash: string; size: number; kind: ObjectKind; owner: string }, now: number): boolean {
+  const row = db.prepare('SELECT present FROM objects WHERE hash = ?').get(o.hash) as { present: number } | undefined;
+  if (row?.present === 1) return false;
+  const seq = nextCounter(db, 'object_seq');
+  db.prepare(`INSERT INTO objects(hash, size, kind, owner, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+    ON CONFLICT(hash) DO UPDATE SET size = excluded.size, kind = excluded.kind, owner = excluded.owner,
+      seq = excluded.seq, present = 1, added_at = excluded.added_at`).run(o.hash, o.size, o.kind, o.owner, seq, now);
+  return true;
+}
+
+/** Marks an object removed (a tombstone with a new seq, so peers learn of it incrementally). */
+export function recordRemoved(db: DB, hash: string): boolean {
+  const row = db.prepare('SELECT present FROM objects WHERE hash = ?').get(hash) as { present: number } | undefined;
+  if (!row || row.present === 0) return false;
+  const seq = nextCounter(db, 'object_seq');
+  db.prepare('UPDATE objects SET present = 0, seq = ? WHERE hash = ?').run(seq, hash);
+  return true;
+}
+
+export function getObject(db: DB, hash: string): ObjectRow | undefined {
+  return db.prepare('SELECT * FROM objects WHERE hash = ?').get(hash) as ObjectRow | undefined;
+}
+
+export function isPresent(db: DB, hash: string): boolean {
+  const row = db.prepare('SELECT present FROM objects WHERE hash = ?').get(hash) as { present: number } | undefined;
+  return row?.present === 1;
+}
+
+export interface InventoryPage {
+  items: { hash: string; size: number; kind: ObjectKind; owner: string; seq: number; present: boolean }[];
+  next: number; // the seq to ask from next time
+  more: boolean;
+}
+
+export function inventorySince(db: DB, since: number, limit: number): InventoryPage {
+  const rows = db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE seq > ? ORDER BY seq LIMIT ?')
+    .all(since, limit + 1) as ObjectRow[];
+  const more = rows.length > limit;
+  const page = rows.slice(0, limit);
+  return {
+    items: page.map((r) => ({ hash: r.hash, size: r.size, kind: r.kind, owner: r.owner, seq: r.seq, present: r.present === 1 })),
+    next: page.length ? page[page.length - 1]!.seq : since,
+    more,
+  };
+}
+
+export function ownerUsage(db: DB, owner: string): number {
+  const r = db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM objects WHERE owner = ? AND present = 1').get(owner) as { n: number };
+  return r.n;
+}
+
+export function objectTotals(db: DB): { objects: number; bytes: number } {
+  const r = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM objects WHERE present = 1').get() as { n: number; b: number };
+  return { objects: r.n, bytes: r.b };
+}

@@ -1,0 +1,50 @@
+import Database from 'better-sqlite3';
+import { GroveError } from '../errors.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export type DB = Database.Database;
+
+/**
+ * Opens placement.db in WAL mode and brings its schema up to date. A file that is not a
+ * SQLite database (or is corrupt) is a clear error; nothing is overwritten.
+ */
+export function openDb(path: string, migrations: Migration[] = MIGRATIONS): DB {
+  let db: DB;
+  try {
+    db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 10000');
+    db.pragma('foreign_keys = ON');
+    migrate(db, migrations);
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new Error(String(check));
+  } catch (e) {
+    if (e instanceof GroveError) throw e;
+    throw new GroveError('CORRUPT', `${path} is not a usable SQLite database (${(e as Error).message.split('\n')[0]}); restore it from a backup or move it aside and run \`grove restore\``);
+  }
+  return db;
+}
+
+export function migrate(db: DB, migrations: Migration[]): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+  if (current > latest) {
+    throw new GroveError('CONFLICT', `placement.db schema v${current} is newer than this grove (v${latest}); upgrade grove`);
+  }
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+}
+
+/** Next value of a monotonic counter kept in `meta` (call inside a transaction). */
+export function nextCounter(db: DB, key: string): number {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  const next = (row ? Number(row.value) : 0) + 1;
+  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, String(next));
+  return next;
+}

@@ -1,0 +1,61 @@
+// Versioned schema for placement.db. Append new migrations; never edit a released one.
+// `PRAGMA user_version` records how many have run.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+      -- Objects present in chunks/ (ours and those held for peers). seq orders the inventory.
+      CREATE TABLE objects (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,             -- stored bytes
+        kind TEXT NOT NULL,                -- chunk | manifest | index | blob
+        owner TEXT NOT NULL,               -- cell ID of the owner
+        seq INTEGER NOT NULL,              -- bumped on every change (add or removal)
+        present INTEGER NOT NULL DEFAULT 1, -- 0 = removed (kept as a tombstone for inventory)
+        added_at INTEGER NOT NULL
+      );
+      CREATE INDEX objects_seq ON objects(seq);
+      CREATE INDEX objects_owner ON objects(owner);
+
+      -- Versions of this cell's own files. path is the absolute source path.
+      CREATE TABLE files (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        file_hash TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL,
+        chunks INTEGER NOT NULL,
+        added_at INTEGER NOT NULL,
+        UNIQUE (path, version)
+      );
+      CREATE INDEX files_name ON files(name);
+      CREATE INDEX files_manifest ON files(manifest_hash);
+
+      -- ChunkInfo per manifest (plaintext size).
+      CREATE TABLE file_chunks (
+        manifest_hash TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (manifest_hash, idx)
+      );
+      CREATE INDEX file_chunks_hash ON file_chunks(hash);
+
+      CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+      INSERT INTO meta(key, value) VALUES ('object_seq', '0');
+    `,
+  },
+];

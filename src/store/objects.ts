@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { open, readFile, mkdir, rename, unlink, readdir, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { isHash } from '../crypto/encoding.js';
+import { badInput, corrupt, notFound, tooLarge, GroveError } from '../errors.js';
+import { TMP_PREFIX, fsyncDir } from '../home/atomic.js';
+import { randomBytes } from 'node:crypto';
+
+// Content-addressed objects on disk (DESIGN §1, §2): chunks/{hash[:2]}/{hash}, where
+// hash = SHA-256 of the stored bytes. Every write is atomic; every read is verified.
+// Largest object we ever accept: a 4 MiB chunk plus its tag, or a manifest/index.
+export const MAX_OBJECT_BYTES = 4 * 1024 * 1024 + 16 + 64 * 1024;
+
+export class ObjectStore {
+  constructor(readonly dir: string) {}
+
+  /** Path of an object. Only a valid 64-hex hash ever reaches the filesystem. */
+  pathOf(hash: string): string {
+    if (!isHash(hash)) throw badInput('invalid object hash');
+    return join(this.dir, hash.slice(0, 2), hash);
+  }
+
+  has(hash: string): boolean {
+    return existsSync(this.pathOf(hash));
+  }
+
+  /** Stores bytes under their SHA-256. Returns the hash and whether a new file was written. */
+  async put(data: Uint8Array, opts: { sync?: boolean } = {}): Promise<{ hash: string; written: boolean }> {
+    const hash = createHash('sha256').update(data).digest('hex');
+    const path = this.pathOf(hash);
+    if (existsSync(path)) return { hash, written: false };
+    const dir = join(this.dir, hash.slice(0, 2));
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(data);
+      if (opts.sync !== false) await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {});
+      throw e;
+    }
+    await fh.close();
+    await rename(tmp, path);
+    if (opts.sync !== false) await fsyncDir(dir);
+    return { hash, written: true };
+  }
+
+  /**
+   * Stores a stream that must hash to `expected` (peer uploads). Bytes go to a temp file
+   * while hashing; only a matching, complete object is renamed into place. Over `maxBytes`
+   * is TOO_LARGE, a mismatch is BAD_INPUT; either way nothing is stored.
+   */
+  async putStream(expected: string, body: Readable, maxBytes = MAX_OBJECT_BYTES): Promise<{ size: number; written: boolean }> {
+    const path = this.pathOf(expected);
+    const dir = join(this.dir, expected.slice(0, 2));
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `${TMP_PREFIX}${expected}.${randomBytes(6).toString('hex')}`);
+    const fh = await open(tmp, 'wx', 0o644);
+    const h = createHash('sha256');
+    let size = 0;
+    let ok = false;
+    try {
+      for await (const piece of body) {
+        const buf = piece as Buffer;
+        size += buf.length;
+        if (size > maxBytes) throw tooLarge('object too large');
+        h.update(buf);
+        await fh.write(buf);
+      }
+      if (h.digest('hex') !== expected) throw badInput('object does not match its hash');
+      await fh.sync();
+      ok = true;
+    } finally {
+      await fh.close().catch(() => {});
+      if (!ok) await unlink(tmp).catch(() => {});
+    }
+    if (existsSync(path)) {
+      await unlink(tmp).catch(() => {});
+      return { size, written: false };
+    }
+    await rename(tmp, path);
+    await fsyncDir(dir);
+    return { size, written: true };
+  }
+
+  /** Reads a whole object and checks its hash. Missing → NOT_FOUND, mismatch → CORRUPT. */
+  async get(hash: string): Promise<Buffer> {
+    const path = this.pathOf(hash);
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${hash} is missing`, { hash });
+      throw e;
+    }
+    if (createHash('sha256').update(data).digest('hex') !== hash) {
+      throw corrupt(`object ${hash} is corrupt (hash mismatch)`, { hash });
+    }
+    return data;
+  }
+
+  /** A raw read stream (callers that serve objects verify as they go or trust the receiver to). */
+  createReadStream(hash: string): Readable {
+    return createReadStream(this.pathOf(hash));
+  }
+
+  async size(hash: string): Promise<number | undefined> {
+    try {
+      return (await stat(this.pathOf(hash))).size;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Re-hashes one object on disk: 'ok' | 'corrupt' | 'missing'. */
+  async check(hash: string): Promise<'ok' | 'corrupt' | 'missing'> {
+    try {
+      await this.get(hash);
+      return 'ok';
+    } catch (e) {
+      if (e instanceof GroveError && e.code === 'NOT_FOUND') return 'missing';
+      if (e instanceof GroveError && e.code === 'CORRUPT') return 'corrupt';
+      throw e;
+    }
+  }
+
+  async remove(hash: string): Promise<void> {
+    await unlink(this.pathOf(hash)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  /** Every object file name on disk (valid hashes only), and leftover temp files removed. */
+  async *list(): AsyncGenerator<string> {
+    let shards: string[];
+    try {
+      shards = await readdir(this.dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw e;
+    }
+    for (const shard of shards.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      for (const name of (await readdir(join(this.dir, shard))).sort()) {
+        if (isHash(name) && name.startsWith(shard)) yield name;
+      }
+    }
+  }
+
+  /** Removes temp files left by a crash mid-write. */
+  async sweepTemp(): Promise<number> {
+    let n = 0;
+    let shards: string[];
+    try {
+      shards = await readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    for (const shard of shards) {
+      let names: string[];
+      try { names = await readdir(join(this.dir, shard)); } catch { continue; }
+      for (const name of names) {
+        if (name.startsWith(TMP_PREFIX)) {
+          await unlink(join(this.dir, shard, name)).catch(() => {});
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+}
