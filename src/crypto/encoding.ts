@@ -6,7 +6,8 @@ export function toBase32(bytes: Uint8Array): string {
 }
 
 export function fromBase32(s: string): Buffer {
-  return Buffer.from(base32.parse(s.toUpperCase(), { loose: false, out: Buffer.alloc as never }));
+  // `loose` accepts missing padding (cell IDs carry none); case was normalized by the caller's regex.
+  return Buffer.from(base32.parse(s.toUpperCase(), { loose: true }));
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;

@@ -58,4 +58,40 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO meta(key, value) VALUES ('object_seq', '0');
     `,
   },
+  {
+    version: 2,
+    name: 'peers',
+    sql: `
+      -- Paired cells (identities). x25519 is the hex raw public key from their signed card.
+      CREATE TABLE peers (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        x25519 TEXT NOT NULL,
+        preferred INTEGER NOT NULL DEFAULT 0,
+        paired_at INTEGER NOT NULL,
+        build TEXT
+      );
+      -- Several routes per peer: direct URLs, mDNS-found addresses, relay routes.
+      CREATE TABLE routes (
+        peer_id TEXT NOT NULL REFERENCES peers(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (peer_id, url)
+      );
+      -- Replay protection for signed requests (DESIGN §3), kept past the ±5 min window.
+      CREATE TABLE seen_nonces (
+        cell_id TEXT NOT NULL,
+        nonce TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (cell_id, nonce)
+      );
+      CREATE INDEX seen_nonces_ts ON seen_nonces(ts);
+      -- Invite tokens already spent (single use), kept until they expire.
+      CREATE TABLE used_invites (
+        token_id TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
