@@ -103,7 +103,7 @@ export function parseSignedHeaders(bag: HeaderBag): SignedHeaders {
 }
 
 function checkSignature(data: Buffer, h: SignedHeaders): void {
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verifyBytes(publicFromCellId(h.from), data, Buffer.from(h.signature, 'base64'));
   } catch {
