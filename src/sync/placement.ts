@@ -1,0 +1,276 @@
+import { badInput } from '../errors.js';
+
+// Placement policy (seed "Placement & Replication", DESIGN §4): where this cell's objects
+// should live on peer cells. Pure: plain data in, a plan out; no I/O, no clock reads. The sync
+// round gathers the input, runs the plan, and carries it out. See src/sync/README.md.
+
+/** Seed rule 1, DESIGN §4: copies on peer cells, not counting the owner's own. */
+export const DEFAULT_REPLICATION_FACTOR = 2;
+
+/**
+ * A placement record. `pending`: pushed, not yet confirmed by the holder. `releasing`: we asked
+ * the holder to drop it. Only `confirmed` copies are trusted for safety; `pending` ones count
+ * toward the cap so a round does not push again while an earlier push is in flight.
+ */
+export type HolderState = 'confirmed' | 'pending' | 'releasing';
+
+export interface Holder {
+  peer: string;
+  state: HolderState;
+}
+
+export interface PeerInfo {
+  id: string;
+  preferred: boolean;
+  /** Effective score of the peer's best route (lower is better); undefined = no route. */
+  score?: number;
+  /** The latest probe succeeded. */
+  online: boolean;
+  /** ms timestamp of the last successful probe. */
+  lastSeen?: number;
+  /** The peer refused a push or is over quota this round. */
+  refusing?: boolean;
+  /** Bytes of quota left for us at that peer, if known. */
+  freeBytes?: number;
+}
+
+export interface PlacedObject {
+  hash: string;
+  /** Bytes the object takes at a holder (stored size), checked against `freeBytes`. */
+  size: number;
+}
+
+/** What copy counting needs: who holds what, and how healthy the holders are at `now`. */
+export interface CopyView {
+  now: number;
+  offlineGraceMs: number;
+  holders: Readonly<Record<string, readonly Holder[]>>;
+  peers: readonly PeerInfo[];
+}
+
+export interface PlacementInput extends CopyView {
+  /** Desired peer copies; default DEFAULT_REPLICATION_FACTOR. */
+  factor?: number;
+  /** This cell's own objects (chunks and manifests) to place. */
+  objects: readonly PlacedObject[];
+}
+
+export interface PlacementAction {
+  hash: string;
+  peer: string;
+}
+
+export interface AtRisk {
+  hash: string;
+  /** Healthy confirmed peer copies. */
+  copies: number;
+  desired: number;
+}
+
+/**
+ * Lists are in a fixed order: objects most at risk first (fewest healthy confirmed copies,
+ * then hash); within one object, pushes best peer first and releases worst holder first.
+ */
+export interface Plan {
+  push: PlacementAction[];
+  release: PlacementAction[];
+  atRisk: AtRisk[];
+}
+
+/** A holder of one object that counts toward its factor. */
+interface CountedHolder {
+  peer: PeerInfo;
+  state: 'confirmed' | 'pending';
+}
+
+interface ObjectState {
+  obj: PlacedObject;
+  /** Live holders in state confirmed or pending: what the cap counts (rule 4). */
+  counted: CountedHolder[];
+  /** Peers with a confirmed or pending record, live or not: not push targets. */
+  recorded: Set<string>;
+  /** Live confirmed holders: the object's healthy copies. */
+  copies: number;
+}
+
+const STATE_STRENGTH: Record<HolderState, number> = { releasing: 0, pending: 1, confirmed: 2 };
+
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Rule 2: a peer without a usable route ranks after every peer with one. */
+const scoreOf = (p: PeerInfo) => (typeof p.score === 'number' && Number.isFinite(p.score) ? p.score : Infinity);
+
+/** Rules 2-3: preferred peers first, then fastest (lowest score), then id. */
+function compareRank(a: PeerInfo, b: PeerInfo): number {
+  if (a.preferred !== b.preferred) return a.preferred ? -1 : 1;
+  const sa = scoreOf(a);
+  const sb = scoreOf(b);
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  return compareStrings(a.id, b.id);
+}
+
+/** Rule 4: releases drop non-preferred holders first, then the slowest, then by id. */
+function compareDrop(a: PeerInfo, b: PeerInfo): number {
+  if (a.preferred !== b.preferred) return a.preferred ? 1 : -1;
+  const sa = scoreOf(a);
+  const sb = scoreOf(b);
+  if (sa !== sb) return sa > sb ? -1 : 1;
+  return compareStrings(a.id, b.id);
+}
+
+/**
+ * Rule 5 (self-healing): a holder counts while it is online or has been offline for at most
+ * the grace period, so a short blip causes no churn. An unknown peer, or one never seen, does not.
+ */
+function isLive(p: PeerInfo | undefined, now: number, graceMs: number): p is PeerInfo {
+  if (!p) return false;
+  if (p.online) return true;
+  return typeof p.lastSeen === 'number' && now - p.lastSeen <= graceMs;
+}
+
+/** A copy a release may rely on: confirmed by a holder that answers right now. */
+const isSafe = (h: CountedHolder) => h.state === 'confirmed' && h.peer.online;
+
+function hasRoom(p: PeerInfo, size: number, reserved: ReadonlyMap<string, number>): boolean {
+  if (typeof p.freeBytes !== 'number' || Number.isNaN(p.freeBytes)) return true;
+  return size <= p.freeBytes - (reserved.get(p.id) ?? 0);
+}
+
+/** Pushes go only to peers that are online, willing, reachable, and have room. */
+function canReceive(p: PeerInfo, size: number, reserved: ReadonlyMap<string, number>): boolean {
+  return p.online && !p.refusing && scoreOf(p) !== Infinity && hasRoom(p, size, reserved);
+}
+
+function indexPeers(peers: readonly PeerInfo[]): Map<string, PeerInfo> {
+  const byId = new Map<string, PeerInfo>();
+  for (const p of peers) {
+    if (byId.has(p.id)) throw badInput(`peer listed twice: ${p.id}`);
+    byId.set(p.id, p);
+  }
+  return byId;
+}
+
+/** One state per peer: a duplicated record takes its strongest state. */
+function recordsOf(hash: string, view: CopyView): Map<string, HolderState> {
+  const states = new Map<string, HolderState>();
+  for (const h of view.holders[hash] ?? []) {
+    const prev = states.get(h.peer);
+    if (!prev || STATE_STRENGTH[h.state] > STATE_STRENGTH[prev]) states.set(h.peer, h.state);
+  }
+  return states;
+}
+
+function objectState(obj: PlacedObject, view: CopyView, peers: ReadonlyMap<string, PeerInfo>): ObjectState {
+  const counted: CountedHolder[] = [];
+  const recorded = new Set<string>();
+  for (const [id, state] of recordsOf(obj.hash, view)) {
+    if (state === 'releasing') continue;
+    recorded.add(id);
+    const peer = peers.get(id);
+    if (isLive(peer, view.now, view.offlineGraceMs)) counted.push({ peer, state });
+  }
+  const copies = counted.filter((h) => h.state === 'confirmed').length;
+  return { obj, counted, recorded, copies };
+}
+
+function validate(input: PlacementInput, factor: number): void {
+  if (!Number.isSafeInteger(factor) || factor < 1) throw badInput('replication factor must be a positive integer');
+  if (!Number.isFinite(input.now)) throw badInput('now must be a finite time');
+  if (!Number.isFinite(input.offlineGraceMs) || input.offlineGraceMs < 0) {
+    throw badInput('offline grace must be a non-negative duration');
+  }
+  for (const o of input.objects) {
+    if (!Number.isSafeInteger(o.size) || o.size < 0) throw badInput(`bad object size: ${o.hash}`);
+  }
+}
+
+/** Each hash once (the largest size wins), so the cap holds even for a repeated object. */
+function uniqueObjects(objects: readonly PlacedObject[]): PlacedObject[] {
+  const byHash = new Map<string, PlacedObject>();
+  for (const o of objects) {
+    const prev = byHash.get(o.hash);
+    if (!prev || o.size > prev.size) byHash.set(o.hash, o);
+  }
+  return [...byHash.values()];
+}
+
+/** Most at risk first, so scarce quota goes where copies are fewest. */
+const byRisk = (a: ObjectState, b: ObjectState) => a.copies - b.copies || compareStrings(a.obj.hash, b.obj.hash);
+
+/**
+ * Rules 1-3: fill up to the factor from the ranked peers (preferred first, then fastest),
+ * skipping peers that already hold it and reserving quota in `reserved` for later objects.
+ */
+function choosePushes(
+  s: ObjectState, factor: number, ranked: readonly PeerInfo[], reserved: Map<string, number>,
+): PlacementAction[] {
+  const out: PlacementAction[] = [];
+  const need = factor - s.counted.length;
+  for (const p of ranked) {
+    if (out.length >= need) break;
+    if (s.recorded.has(p.id) || !canReceive(p, s.obj.size, reserved)) continue;
+    reserved.set(p.id, (reserved.get(p.id) ?? 0) + s.obj.size);
+    out.push({ hash: s.obj.hash, peer: p.id });
+  }
+  return out;
+}
+
+/**
+ * Rule 4: drop counted holders beyond the factor, worst first, but only while at least
+ * `factor` other copies stay confirmed and online; so never the last confirmed copies.
+ */
+function chooseReleases(s: ObjectState, factor: number): PlacementAction[] {
+  const out: PlacementAction[] = [];
+  let counted = s.counted.length;
+  let safe = s.counted.filter(isSafe).length;
+  for (const h of [...s.counted].sort((a, b) => compareDrop(a.peer, b.peer))) {
+    if (counted <= factor) break;
+    const safeAfter = safe - (isSafe(h) ? 1 : 0);
+    if (safeAfter < factor) continue;
+    out.push({ hash: s.obj.hash, peer: h.peer.id });
+    counted -= 1;
+    safe = safeAfter;
+  }
+  return out;
+}
+
+/** The placement plan for one sync round (seed "Replication Strategy" rules 1-5). */
+export function planPlacement(input: PlacementInput): Plan {
+  const factor = input.factor ?? DEFAULT_REPLICATION_FACTOR;
+  validate(input, factor);
+  const peers = indexPeers(input.peers);
+  const ranked = [...peers.values()].sort(compareRank);
+  const states = uniqueObjects(input.objects).map((o) => objectState(o, input, peers)).sort(byRisk);
+  const reserved = new Map<string, number>();
+  const plan: Plan = { push: [], release: [], atRisk: [] };
+  for (const s of states) {
+    if (s.copies < factor) plan.atRisk.push({ hash: s.obj.hash, copies: s.copies, desired: factor });
+    if (s.counted.length < factor) plan.push.push(...choosePushes(s, factor, ranked, reserved));
+    else if (s.counted.length > factor) plan.release.push(...chooseReleases(s, factor));
+  }
+  return plan;
+}
+
+/**
+ * Healthy confirmed peer copies of a file: the fewest over its objects (pass the manifest and
+ * chunk hashes). `grove ls` shows it as "copies"; 0 for an empty list.
+ */
+export function countCopies(hashes: readonly string[], view: CopyView): number {
+  const peers = indexPeers(view.peers);
+  let fewest: number | undefined;
+  for (const hash of hashes) {
+    const { copies } = objectState({ hash, size: 0 }, view, peers);
+    if (fewest === undefined || copies < fewest) fewest = copies;
+  }
+  return fewest ?? 0;
+}
+
+/** How many of these objects have fewer than `factor` healthy confirmed copies (`grove status` at_risk). */
+export function countAtRisk(hashes: readonly string[], view: CopyView, factor: number = DEFAULT_REPLICATION_FACTOR): number {
+  const peers = indexPeers(view.peers);
+  let n = 0;
+  for (const hash of new Set(hashes)) {
+    if (objectState({ hash, size: 0 }, view, peers).copies < factor) n += 1;
+  }
+  return n;
+}
