@@ -94,4 +94,33 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 30,
+    name: 'replication',
+    sql: `
+      -- Where copies of this cell's own objects live, as confirmed by the holders (DESIGN §4).
+      -- state: confirmed (holder signed that it stored it) | releasing (asked to drop it).
+      CREATE TABLE placements (
+        hash TEXT NOT NULL,
+        peer_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (hash, peer_id)
+      );
+      CREATE INDEX placements_peer ON placements(peer_id);
+      -- Per-peer sync progress: how far we have read its inventory.
+      CREATE TABLE peer_sync (
+        peer_id TEXT PRIMARY KEY,
+        inventory_seq INTEGER NOT NULL DEFAULT 0,
+        last_round_at INTEGER,
+        last_error TEXT
+      );
+      -- Latest recovery index of each owner we hold objects for (so a rebuilt owner finds it).
+      CREATE TABLE index_pointers (
+        owner TEXT PRIMARY KEY,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

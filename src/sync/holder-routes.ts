@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import type { DB } from '../store/db.js';
+import type { ObjectStore } from '../store/objects.js';
+import { getObject, recordRemoved } from '../store/catalog.js';
+import { isHash } from '../crypto/encoding.js';
+import { badInput, notFound, forbidden } from '../errors.js';
+
+// The holder side of replication (issue 4 §2): release copies when their owner asks, and
+// keep each owner's latest recovery-index pointer so a rebuilt owner can find it.
+
+export interface HolderDeps {
+  db: DB;
+  objects: ObjectStore;
+  clock: () => number;
+}
+
+export const MAX_RELEASE_BATCH = 1000;
+
+export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): void {
+  const { db, objects } = deps;
+
+  app.post('/api/release', async (req) => {
+    const hashes = (req.body as { hashes?: unknown } | undefined)?.hashes;
+    if (!Array.isArray(hashes) || hashes.length > MAX_RELEASE_BATCH || !hashes.every(isHash)) {
+      throw badInput(`hashes must be a list of at most ${MAX_RELEASE_BATCH} object hashes`);
+    }
+    const released: string[] = [];
+    const refused: string[] = [];
+    for (const hash of hashes as string[]) {
+      const row = getObject(db, hash);
+      // Only the owner may release; an object we do not hold is already released.
+      if (row && row.present === 1 && row.owner !== req.peer) {
+        refused.push(hash);
+        continue;
+      }
+      if (row && row.present === 1) {
+        db.transaction(() => recordRemoved(db, hash))();
+        await objects.remove(hash);
+      }
+      released.push(hash);
+    }
+    return { released, refused };
+  });
+
+  app.post('/api/index', async (req) => {
+    const body = req.body as { hash?: unknown; created_at?: unknown } | undefined;
+    if (!body || !isHash(body.hash) || !Number.isSafeInteger(body.created_at)) throw badInput('expected {hash, created_at}');
+    const row = getObject(db, body.hash);
+    if (!row || row.present !== 1) throw notFound('index object not held here; upload it first');
+    if (row.owner !== req.peer || row.kind !== 'index') throw forbidden('not your index object');
+    db.prepare(`INSERT INTO index_pointers(owner, hash, created_at) VALUES (?, ?, ?)
+      ON CONFLICT(owner) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at
+      WHERE excluded.created_at >= index_pointers.created_at`).run(req.peer, body.hash, body.created_at);
+    return { ok: true };
+  });
+
+  app.get('/api/index', async (req) => {
+    const row = db.prepare('SELECT hash, created_at FROM index_pointers WHERE owner = ?').get(req.peer) as { hash: string; created_at: number } | undefined;
+    if (!row) throw notFound('no index held for you');
+    return row;
+  });
+}

@@ -1,0 +1,64 @@
+import type { DB } from '../store/db.js';
+
+// The placements table: which peers hold copies of this cell's own objects. A record is
+// written only from a holder's signed answer (a PUT it acknowledged, or its inventory),
+// never assumed (issue 4 "Placement records are confirmed by the holder").
+
+export type PlacementState = 'confirmed' | 'releasing';
+
+export interface PlacementRow {
+  hash: string;
+  peer_id: string;
+  state: PlacementState;
+  updated_at: number;
+}
+
+/**
+ * Records a copy confirmed by its holder. An inventory sighting (`fromPush` false) does not undo
+ * a pending release (the release is retried); a fresh push the holder acknowledged does.
+ */
+export function confirmPlacement(db: DB, hash: string, peerId: string, now: number, fromPush = false): void {
+  db.prepare(`INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, 'confirmed', ?)
+    ON CONFLICT(hash, peer_id) DO UPDATE SET state = 'confirmed', updated_at = excluded.updated_at
+    WHERE placements.state <> 'releasing' OR ?`).run(hash, peerId, now, fromPush ? 1 : 0);
+}
+
+export function markReleasing(db: DB, hash: string, peerId: string, now: number): void {
+  db.prepare(`UPDATE placements SET state = 'releasing', updated_at = ? WHERE hash = ? AND peer_id = ?`).run(now, hash, peerId);
+}
+
+export function dropPlacement(db: DB, hash: string, peerId: string): void {
+  db.prepare('DELETE FROM placements WHERE hash = ? AND peer_id = ?').run(hash, peerId);
+}
+
+/** All placement records for this cell's present own objects, grouped by object hash. */
+export function holdersByObject(db: DB, owner: string): Map<string, { peer: string; state: PlacementState }[]> {
+  const rows = db.prepare(`SELECT p.hash, p.peer_id, p.state FROM placements p
+    JOIN objects o ON o.hash = p.hash WHERE o.owner = ? AND o.present = 1 ORDER BY p.hash, p.peer_id`).all(owner) as PlacementRow[];
+  const map = new Map<string, { peer: string; state: PlacementState }[]>();
+  for (const r of rows) {
+    let list = map.get(r.hash);
+    if (!list) map.set(r.hash, (list = []));
+    list.push({ peer: r.peer_id, state: r.state });
+  }
+  return map;
+}
+
+export function holdersOf(db: DB, hash: string): { peer: string; state: PlacementState }[] {
+  return (db.prepare('SELECT peer_id, state FROM placements WHERE hash = ? ORDER BY peer_id').all(hash) as PlacementRow[])
+    .map((r) => ({ peer: r.peer_id, state: r.state }));
+}
+
+export function getInventorySeq(db: DB, peerId: string): number {
+  const r = db.prepare('SELECT inventory_seq FROM peer_sync WHERE peer_id = ?').get(peerId) as { inventory_seq: number } | undefined;
+  return r?.inventory_seq ?? 0;
+}
+
+export function setInventorySeq(db: DB, peerId: string, seq: number, now: number): void {
+  db.prepare(`INSERT INTO peer_sync(peer_id, inventory_seq, last_round_at) VALUES (?, ?, ?)
+    ON CONFLICT(peer_id) DO UPDATE SET inventory_seq = excluded.inventory_seq, last_round_at = excluded.last_round_at`).run(peerId, seq, now);
+}
+
+export function resetInventorySeq(db: DB, peerId: string): void {
+  db.prepare('UPDATE peer_sync SET inventory_seq = 0 WHERE peer_id = ?').run(peerId);
+}

@@ -1,0 +1,307 @@
+import type { Logger } from 'pino';
+import type { DB } from '../store/db.js';
+import type { ObjectStore } from '../store/objects.js';
+import type { PeerClient } from '../net/client.js';
+import { recordObject, type ObjectKind } from '../store/catalog.js';
+import { GroveError, describeError } from '../errors.js';
+import { planPlacement, type PeerInfo, type Holder } from './placement.js';
+import {
+  confirmPlacement, dropPlacement, holdersByObject, getInventorySeq, setInventorySeq, markReleasing,
+} from './placements.js';
+import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
+
+// The opportunistic sync round (seed "Sync Flow", DESIGN §4), in the seed's order:
+// 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
+// pull what we need, push what it should hold, extras (manifests, grants, chat), 5 update
+// check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O.
+
+export interface SyncPeerState {
+  id: string;
+  name: string;
+  preferred: boolean;
+}
+
+export interface ProbeOutcome {
+  reachable: boolean;
+  /** Base URL of the best route, when reachable. */
+  url?: string;
+  /** Effective score of the best route (lower is better). */
+  score?: number;
+}
+
+/** What the round needs from the cell; the cell supplies it (tests can too). */
+export interface SyncEnv {
+  selfId: string;
+  db: DB;
+  objects: ObjectStore;
+  client: PeerClient;
+  clock: () => number;
+  log: Logger;
+  factor: number;
+  offlineGraceMs: number;
+  listPeers(): SyncPeerState[];
+  benchmarkDue(peerId: string): Promise<void>;
+  probe(peerId: string): Promise<ProbeOutcome>;
+  /** ms of the peer's last successful probe, if any. */
+  lastSeen(peerId: string): number | undefined;
+  /** Per reachable peer, after objects: manifests and grants (issue 5), chat delivery, … */
+  exchanges?: { name: string; run(route: Route, summary: RoundSummary): Promise<void> }[];
+  /** Step 5: the update check (filled by the auto-update work). */
+  updateCheck?: () => Promise<void>;
+  /** After pushes: refresh and spread the recovery index. */
+  afterPush?: (reachable: Route[], summary: RoundSummary) => Promise<void>;
+  concurrency?: number;
+  inventoryPageSize?: number;
+}
+
+export interface RoundSummary {
+  started_at: number;
+  finished_at: number;
+  peers_reached: number;
+  peers_total: number;
+  pushed: number;
+  pulled: number;
+  released: number;
+  healed: number;
+  at_risk: number;
+  bytes_sent: number;
+  bytes_received: number;
+  errors: { peer?: string; step: string; error: string }[];
+}
+
+export function emptySummary(now: number): RoundSummary {
+  return {
+    started_at: now, finished_at: now, peers_reached: 0, peers_total: 0, pushed: 0, pulled: 0,
+    released: 0, healed: 0, at_risk: 0, bytes_sent: 0, bytes_received: 0, errors: [],
+  };
+}
+
+export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<RoundSummary> {
+  const s = emptySummary(env.clock());
+  const fail = (step: string, peer: string | undefined, e: unknown) => recordFailure(env, s, step, peer, e);
+
+  // 1. Resolve peers (routes are grouped by identity in the registry).
+  const peers = env.listPeers();
+  s.peers_total = peers.length;
+
+  // 2-3. Benchmark due routes, then probe each peer for its best route.
+  const reachable: (Route & { score?: number })[] = [];
+  const online = new Set<string>();
+  await mapLimit(peers, 4, async (p) => {
+    try {
+      await env.benchmarkDue(p.id);
+    } catch (e) {
+      fail('bench', p.id, e);
+    }
+    try {
+      const pr = await env.probe(p.id);
+      if (pr.reachable && pr.url) {
+        reachable.push({ peerId: p.id, url: pr.url, ...(pr.score !== undefined ? { score: pr.score } : {}) });
+        online.add(p.id);
+      }
+    } catch (e) {
+      fail('probe', p.id, e);
+    }
+  });
+  reachable.sort((a, b) => a.peerId.localeCompare(b.peerId));
+  s.peers_reached = reachable.length;
+  signal?.throwIfAborted();
+
+  // 4a. Inventory: only what changed since the last round, per peer.
+  for (const r of reachable) {
+    try {
+      await readInventory(env, r, s, signal);
+    } catch (e) {
+      fail('inventory', r.peerId, e);
+    }
+  }
+
+  // 4b. Pull what we need: our own objects missing here that a peer holds (repair, recovery).
+  await pullMissing(env, reachable, s, signal);
+
+  // 4c. Push what peers should hold (speed-ranked placement), release extra copies.
+  const refusing = new Set<string>();
+  const plan = planFor(env, peers, reachable, online, refusing);
+  const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
+  const kinds = objectKinds(env.db, env.selfId);
+  const stale = staleHolders(env, peers, online);
+  const healedHashes = new Set<string>();
+  await mapLimit(plan.push, env.concurrency ?? 4, async ({ hash, peer }) => {
+    const route = byPeer.get(peer);
+    if (!route || refusing.has(peer)) return;
+    try {
+      s.bytes_sent += await pushObject(env.client, route, env.objects, hash, kinds.get(hash) ?? 'chunk', signal);
+      confirmPlacement(env.db, hash, peer, env.clock(), true);
+      s.pushed++;
+      if (holdersFor(env, hash).some((h) => stale.has(h))) healedHashes.add(hash);
+    } catch (e) {
+      if (e instanceof GroveError && (e.detail?.status === 507 || e.code === 'UNREACHABLE')) refusing.add(peer);
+      fail('push', peer, e);
+    }
+  });
+  s.healed = healedHashes.size;
+  const releases = groupByPeer(plan.release);
+  for (const [peer, hashes] of releases) {
+    const route = byPeer.get(peer);
+    if (!route) continue;
+    try {
+      for (const h of hashes) markReleasing(env.db, h, peer, env.clock());
+      const done = await releaseObjects(env.client, route, hashes, signal);
+      env.db.transaction(() => { for (const h of done) dropPlacement(env.db, h, peer); })();
+      s.released += done.length;
+    } catch (e) {
+      fail('release', peer, e);
+    }
+  }
+  if (env.afterPush) {
+    try {
+      await env.afterPush(reachable, s);
+    } catch (e) {
+      fail('index', undefined, e);
+    }
+  }
+
+  // 4d. Manifests and grants, chat, … (registered by later features).
+  for (const r of reachable) {
+    for (const x of env.exchanges ?? []) {
+      try {
+        await x.run(r, s);
+      } catch (e) {
+        fail(x.name, r.peerId, e);
+      }
+    }
+  }
+
+  // 5. Update check.
+  if (env.updateCheck) {
+    try {
+      await env.updateCheck();
+    } catch (e) {
+      fail('update', undefined, e);
+    }
+  }
+
+  // 6. At-risk objects after this round (healing itself happened in the placement step).
+  s.at_risk = planFor(env, peers, reachable, online, refusing).atRisk.length;
+  s.finished_at = env.clock();
+  return s;
+}
+
+function holdersFor(env: SyncEnv, hash: string): string[] {
+  return (env.db.prepare('SELECT peer_id FROM placements WHERE hash = ?').all(hash) as { peer_id: string }[]).map((r) => r.peer_id);
+}
+
+async function readInventory(env: SyncEnv, r: Route, s: RoundSummary, signal?: AbortSignal): Promise<void> {
+  let since = getInventorySeq(env.db, r.peerId);
+  const limit = env.inventoryPageSize ?? 5000;
+  for (let pages = 0; pages < 10_000; pages++) {
+    const res = await env.client.call<InventoryResponse>(r.url, r.peerId, 'GET', `/api/inventory?since=${since}&limit=${limit}`, { signal });
+    s.bytes_received += res.bytesReceived;
+    const page = res.data;
+    if (!page || !Array.isArray(page.items) || !Number.isSafeInteger(page.next)) throw new GroveError('PEER_ERROR', 'malformed inventory');
+    const now = env.clock();
+    env.db.transaction(() => {
+      for (const it of page.items) {
+        if (it.owner !== env.selfId || typeof it.hash !== 'string') continue;
+        if (it.present) confirmPlacement(env.db, it.hash, r.peerId, now);
+        else dropPlacement(env.db, it.hash, r.peerId);
+      }
+      setInventorySeq(env.db, r.peerId, page.next, now);
+    })();
+    since = page.next;
+    if (!page.more) return;
+  }
+}
+
+interface InventoryResponse {
+  items: { hash: string; owner: string; present: boolean; size: number; kind: string }[];
+  next: number;
+  more: boolean;
+}
+
+/** Our objects that should be here (named by our files) but are not, and who holds them. */
+export function missingOwnObjects(db: DB): string[] {
+  const rows = db.prepare(`
+    SELECT hash FROM (
+      SELECT fc.hash AS hash FROM file_chunks fc JOIN files f ON f.manifest_hash = fc.manifest_hash
+      UNION SELECT manifest_hash AS hash FROM files
+    ) WHERE hash NOT IN (SELECT hash FROM objects WHERE present = 1)`).all() as { hash: string }[];
+  return rows.map((r) => r.hash);
+}
+
+async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
+  const missing = missingOwnObjects(env.db);
+  if (!missing.length) return;
+  const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
+  const kinds = new Map((env.db.prepare('SELECT manifest_hash FROM files').all() as { manifest_hash: string }[]).map((r) => [r.manifest_hash, 'manifest' as ObjectKind]));
+  await mapLimit(missing, env.concurrency ?? 4, async (hash) => {
+    for (const peer of holdersFor(env, hash)) {
+      const route = byPeer.get(peer);
+      if (!route) continue;
+      try {
+        const size = await pullObject(env.client, route, env.objects, hash, signal);
+        recordObject(env.db, { hash, size, kind: kinds.get(hash) ?? 'chunk', owner: env.selfId }, env.clock());
+        s.bytes_received += size;
+        s.pulled++;
+        return;
+      } catch (e) {
+        recordFailure(env, s, 'pull', peer, e);
+      }
+    }
+  });
+}
+
+/** A failed step costs only itself: it is recorded, logged, and retried next round. */
+function recordFailure(env: SyncEnv, s: RoundSummary, step: string, peer: string | undefined, e: unknown): void {
+  const error = describeError(e);
+  s.errors.push({ ...(peer ? { peer } : {}), step, error });
+  env.log.warn({ peer, step, err: error }, 'sync step failed');
+}
+
+function objectKinds(db: DB, owner: string): Map<string, ObjectKind> {
+  const rows = db.prepare(`SELECT hash, kind FROM objects WHERE owner = ? AND present = 1`).all(owner) as { hash: string; kind: ObjectKind }[];
+  return new Map(rows.map((r) => [r.hash, r.kind]));
+}
+
+/** Peers whose copies no longer count: offline past the grace period. */
+function staleHolders(env: SyncEnv, peers: SyncPeerState[], online: Set<string>): Set<string> {
+  const now = env.clock();
+  const out = new Set<string>();
+  for (const p of peers) {
+    if (online.has(p.id)) continue;
+    const seen = env.lastSeen(p.id);
+    if (seen === undefined || now - seen > env.offlineGraceMs) out.add(p.id);
+  }
+  return out;
+}
+
+function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { score?: number })[], online: Set<string>, refusing: Set<string>) {
+  const score = new Map(reachable.map((r) => [r.peerId, r.score]));
+  const infos: PeerInfo[] = peers.map((p) => {
+    const seen = online.has(p.id) ? env.clock() : env.lastSeen(p.id);
+    const sc = score.get(p.id);
+    return {
+      id: p.id,
+      preferred: p.preferred,
+      online: online.has(p.id),
+      ...(seen !== undefined ? { lastSeen: seen } : {}),
+      ...(online.has(p.id) ? { score: sc ?? 0 } : {}),
+      ...(refusing.has(p.id) ? { refusing: true } : {}),
+    };
+  });
+  const objects = (env.db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
+    .all(env.selfId) as { hash: string; size: number }[]);
+  const holders: Record<string, Holder[]> = {};
+  for (const [hash, list] of holdersByObject(env.db, env.selfId)) holders[hash] = list;
+  return planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
+}
+
+function groupByPeer(actions: { hash: string; peer: string }[]): Map<string, string[]> {
+  const m = new Map<string, string[]>();
+  for (const a of actions) {
+    let list = m.get(a.peer);
+    if (!list) m.set(a.peer, (list = []));
+    list.push(a.hash);
+  }
+  return m;
+}
