@@ -1,0 +1,178 @@
+import type { KeyObject } from 'node:crypto';
+import type { DB } from '../store/db.js';
+import type { ObjectStore } from '../store/objects.js';
+import type { PeerClient } from '../net/client.js';
+import type { PeerRegistry } from '../peers/registry.js';
+import { isRouteKind } from '../peers/registry.js';
+import { recordObject, recordRemoved } from '../store/catalog.js';
+import { sealIndex, openIndex, type FileIndex } from '../formats/file-index.js';
+import { openManifest } from '../formats/manifest.js';
+import { fileKey } from '../crypto/kdf.js';
+import { canonicalJson } from '../crypto/canonical.js';
+import { sha256Hex } from '../crypto/hash.js';
+import { isHash } from '../crypto/encoding.js';
+import { listVersions, insertVersion, byManifest } from '../ingest/files.js';
+import { GroveError, describeError } from '../errors.js';
+import { pushObject, pullObject, releaseObjects, type Route } from './transfer.js';
+import type { RoundSummary } from './round.js';
+
+// Recovery from total loss (issue 4 §6). The cell keeps a sealed, signed index of its own
+// files and its peers (src/formats/file-index.ts) as an object on every reachable peer, with
+// a pointer each holder serves back to its owner. A new machine with the imported keys pairs
+// with one survivor, reads the index, learns every holder, and rebuilds the file listing.
+
+export interface RecoveryDeps {
+  selfId: string;
+  identity: KeyObject;
+  master: Buffer;
+  db: DB;
+  objects: ObjectStore;
+  client: PeerClient;
+  peers: PeerRegistry;
+  clock: () => number;
+}
+
+function meta(db: DB, key: string): string | undefined {
+  return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+}
+
+function setMeta(db: DB, key: string, value: string): void {
+  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
+export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
+  const files = listVersions(d.db, { versions: true }).map((f) => ({
+    path: f.path, name: f.name, version: f.version, size: f.size, file_hash: f.file_hash,
+    manifest_hash: f.manifest_hash, chunks: f.chunks, added_at: f.added_at,
+  }));
+  const peers = d.peers.list().map((p) => ({
+    id: p.id, name: p.name, x25519: p.x25519, preferred: p.preferred,
+    routes: p.routes.filter((r) => r.kind !== 'mdns').map((r) => ({ url: r.url, kind: r.kind })),
+  }));
+  return { owner: d.selfId, created_at: now, files, peers };
+}
+
+/**
+ * Seals a new index when the files or peers changed, then makes sure every reachable peer
+ * holds the current one and points to it. Cheap when nothing changed: no bytes are sent.
+ */
+export async function refreshIndex(d: RecoveryDeps, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
+  const now = d.clock();
+  const idx = buildIndex(d, now);
+  const content = sha256Hex(canonicalJson({ files: idx.files, peers: idx.peers }));
+  let current = meta(d.db, 'index_hash');
+  const old = current;
+  if (meta(d.db, 'index_content') !== content || !current || !d.objects.has(current)) {
+    const bytes = sealIndex(d.master, d.identity, idx);
+    const { hash } = await d.objects.put(bytes);
+    d.db.transaction(() => {
+      recordObject(d.db, { hash, size: bytes.length, kind: 'index', owner: d.selfId }, now);
+      setMeta(d.db, 'index_hash', hash);
+      setMeta(d.db, 'index_created_at', String(now));
+      setMeta(d.db, 'index_content', content);
+    })();
+    current = hash;
+  }
+  const createdAt = Number(meta(d.db, 'index_created_at') ?? now);
+  for (const r of reachable) {
+    if (meta(d.db, `index_at:${r.peerId}`) === current) continue;
+    s.bytes_sent += await pushObject(d.client, r, d.objects, current, 'index', signal);
+    await d.client.call(r.url, r.peerId, 'POST', '/api/index', { json: { hash: current, created_at: createdAt }, signal });
+    setMeta(d.db, `index_at:${r.peerId}`, current);
+    const previous = meta(d.db, `index_prev:${r.peerId}`);
+    if (previous && previous !== current) {
+      await releaseObjects(d.client, r, [previous], signal).catch(() => []);
+    }
+    setMeta(d.db, `index_prev:${r.peerId}`, current);
+  }
+  if (old && old !== current) {
+    d.db.transaction(() => recordRemoved(d.db, old))();
+    await d.objects.remove(old);
+  }
+}
+
+export interface RestoreResult {
+  index_from: string;
+  index_created_at: number;
+  files: number;
+  restored: number;
+  peers_added: number;
+  missing_manifests: string[];
+}
+
+/**
+ * `grove restore`: finds the newest index any known peer holds for us, adds the peers it names,
+ * and rebuilds the file listing from the manifests (fetched from whichever peer has them).
+ */
+export async function restoreFromPeers(d: RecoveryDeps, routes: () => Route[], signal?: AbortSignal): Promise<RestoreResult> {
+  let best: { route: Route; hash: string; created_at: number } | undefined;
+  const errors: string[] = [];
+  for (const r of routes()) {
+    try {
+      const res = await d.client.call<{ hash: string; created_at: number }>(r.url, r.peerId, 'GET', '/api/index', { signal });
+      if (!isHash(res.data?.hash) || !Number.isSafeInteger(res.data.created_at)) continue;
+      if (!best || res.data.created_at > best.created_at) best = { route: r, hash: res.data.hash, created_at: res.data.created_at };
+    } catch (e) {
+      errors.push(`${r.peerId.slice(0, 12)}: ${describeError(e)}`);
+    }
+  }
+  if (!best) {
+    throw new GroveError('NOT_FOUND', `no peer holds an index for this cell${errors.length ? ` (${errors.join('; ')})` : ''}; pair with a surviving peer first`);
+  }
+  await pullObject(d.client, best.route, d.objects, best.hash, signal);
+  const index = openIndex(d.master, d.selfId, await d.objects.get(best.hash));
+  const now = d.clock();
+  recordObject(d.db, { hash: best.hash, size: (await d.objects.size(best.hash)) ?? 0, kind: 'index', owner: d.selfId }, now);
+
+  let peersAdded = 0;
+  for (const p of index.peers) {
+    if (p.id === d.selfId) continue;
+    const known = d.peers.get(p.id);
+    const routesOk = p.routes.filter((r) => isRouteKind(r.kind)) as { url: string; kind: 'direct' | 'mdns' | 'relay' }[];
+    try {
+      if (d.peers.upsert({ id: p.id, name: known?.name ?? p.name, x25519: p.x25519 }, routesOk)) peersAdded++;
+      if (p.preferred) d.peers.setPreferred(p.id, true);
+    } catch {
+      // A malformed entry in our own signed index is not fatal; skip it.
+    }
+  }
+
+  const missing: string[] = [];
+  let restored = 0;
+  const allRoutes = routes();
+  for (const f of index.files) {
+    if (byManifest(d.db, f.manifest_hash)) continue;
+    if (!d.objects.has(f.manifest_hash)) {
+      let got = false;
+      for (const r of [best.route, ...allRoutes]) {
+        try {
+          await pullObject(d.client, r, d.objects, f.manifest_hash, signal);
+          got = true;
+          break;
+        } catch {
+          /* try the next peer */
+        }
+      }
+      if (!got) {
+        missing.push(f.manifest_hash);
+        continue;
+      }
+    }
+    const sealed = await d.objects.get(f.manifest_hash);
+    const m = openManifest(fileKey(d.master, Buffer.from(f.file_hash, 'hex')), sealed);
+    d.db.transaction(() => {
+      recordObject(d.db, { hash: f.manifest_hash, size: sealed.length, kind: 'manifest', owner: d.selfId }, now);
+      insertVersion(d.db, {
+        path: f.path, name: f.name, version: f.version, size: m.total_size, file_hash: m.file_hash,
+        manifest_hash: f.manifest_hash, chunks: m.chunks.length, added_at: f.added_at,
+      }, m.chunks);
+    })();
+    restored++;
+  }
+  // Re-read every peer's inventory from the start: placements are rebuilt from what holders say.
+  d.db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
+  return {
+    index_from: best.route.peerId, index_created_at: best.created_at, files: index.files.length,
+    restored, peers_added: peersAdded, missing_manifests: missing,
+  };
+}
