@@ -3,6 +3,10 @@ import { describeError, GroveError } from '../errors.js';
 import { registerInit } from './commands/init.js';
 import { registerId } from './commands/id.js';
 import { registerConfig } from './commands/config.js';
+import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
+import { registerPairing } from './commands/pairing.js';
+import { registerPeers } from './commands/peers.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -17,6 +21,10 @@ export function buildProgram(): Command {
   registerInit(program);
   registerId(program);
   registerConfig(program);
+  registerStart(program);
+  registerStatus(program);
+  registerPairing(program);
+  registerPeers(program);
   return program;
 }
 

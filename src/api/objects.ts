@@ -1,0 +1,78 @@
+import type { FastifyInstance } from 'fastify';
+import type { PeerContext } from '../peers/context.js';
+import { H } from '../net/signing.js';
+import { bodyStream, checkContentLength } from '../net/server.js';
+import { MAX_OBJECT_BYTES } from '../store/objects.js';
+import { isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
+import { isHash } from '../crypto/encoding.js';
+import { GroveError, badInput, notFound } from '../errors.js';
+
+// GET/PUT /api/objects/{hash} (DESIGN §3: chunk get/put, streamed, hash-checked on receipt,
+// quota per owner). Objects are named by the SHA-256 of their bytes, so a download's signed
+// body hash is the name itself and an upload's signed body hash must be the name.
+
+const PUT_KINDS: readonly ObjectKind[] = ['chunk', 'manifest', 'index'];
+
+function hashParam(params: unknown): string {
+  const h = (params as { hash?: unknown } | undefined)?.hash;
+  // Checked before anything touches the filesystem (ObjectStore.pathOf checks again).
+  if (!isHash(h)) throw badInput('object hash must be 64 lowercase hex characters');
+  return h;
+}
+
+function kindParam(query: unknown): ObjectKind {
+  const k = (query as { kind?: unknown } | undefined)?.kind;
+  if (k === undefined) return 'chunk';
+  if (typeof k !== 'string' || !(PUT_KINDS as readonly string[]).includes(k)) throw badInput(`kind must be one of ${PUT_KINDS.join(', ')}`);
+  return k as ObjectKind;
+}
+
+function quotaExceeded(): GroveError {
+  return new GroveError('QUOTA_EXCEEDED', 'storage quota for your cell is used up on this cell');
+}
+
+export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
+  const { objects, db } = ctx.home;
+
+  app.get('/api/objects/:hash', async (req, reply) => {
+    const hash = hashParam(req.params);
+    const state = await objects.check(hash);
+    if (state === 'missing') throw notFound('no such object', { hash });
+    if (state === 'corrupt') {
+      ctx.log.warn({ hash }, 'local object is corrupt');
+      ctx.events.emit('corrupt', hash);
+      throw new GroveError('CORRUPT', 'object is corrupt on this cell', { hash });
+    }
+    reply.header(H.body, hash); // the onSend signer needs the hash of a streamed body up front
+    reply.type('application/octet-stream');
+    return reply.send(objects.createReadStream(hash));
+  });
+
+  app.put('/api/objects/:hash', async (req) => {
+    const hash = hashParam(req.params);
+    const kind = kindParam(req.query);
+    checkContentLength(req, MAX_OBJECT_BYTES);
+    if (req.signed?.bodySha256 !== hash) throw badInput('the signed body hash is not the object hash');
+    const owner = req.peer!;
+    const present = isPresent(db, hash);
+    let max = MAX_OBJECT_BYTES;
+    if (!present) {
+      const q = ctx.home.config.quota;
+      const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner);
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
+      max = Math.min(max, remaining);
+    }
+    let stored: { size: number; written: boolean };
+    try {
+      stored = await objects.putStream(hash, bodyStream(req), max);
+    } catch (e) {
+      // An undeclared length that runs past the remaining quota (but not the object limit).
+      if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw quotaExceeded();
+      throw e;
+    }
+    if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
+    ctx.events.emit('object-stored', { hash, size: stored.size, kind, owner, written: stored.written });
+    return { stored: true, hash, size: stored.size };
+  });
+}

@@ -1,0 +1,47 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { Home } from '../home/home.js';
+import type { PeerClient } from '../net/client.js';
+import type { ObjectKind } from '../store/catalog.js';
+import type { PeerRegistry, PeerRecord } from './registry.js';
+import type { PeerRecords, PeerHealth } from './records.js';
+import type { IdentityCard } from './identity.js';
+
+// What the peer functions (probes, pairing, endpoints, later the sync round) need from a
+// cell. The Cell (src/cell.ts) implements it; tests can pass a smaller fake.
+
+export interface CellEventMap {
+  /** A peer was added or re-paired (either side of pairing). */
+  'peer-paired': [peer: PeerRecord];
+  /** A probe of a peer finished. */
+  probe: [peerId: string, health: PeerHealth];
+  /** A peer stored an object here (PUT /api/objects). */
+  'object-stored': [o: { hash: string; size: number; kind: ObjectKind; owner: string; written: boolean }];
+  /** A local object failed its hash when read (to be healed from a peer). */
+  corrupt: [hash: string];
+}
+
+export type CellEvents = EventEmitter<CellEventMap>;
+
+export interface Timeouts {
+  /** Per-route timeout of a health probe. */
+  probeMs: number;
+  /** Timeout of one 256 KiB benchmark transfer. */
+  benchMs: number;
+}
+
+export interface PeerContext {
+  readonly id: string;
+  readonly home: Home;
+  readonly clock: () => number;
+  readonly log: Logger;
+  readonly client: PeerClient;
+  readonly peers: PeerRegistry;
+  readonly records: PeerRecords;
+  readonly events: CellEvents;
+  readonly timeouts: Timeouts;
+  /** This cell's advertised route URLs (config api.advertise, else derived from the listener). */
+  routes(): string[];
+  /** This cell's signed identity card. */
+  card(): IdentityCard;
+}
