@@ -11,6 +11,8 @@ export const INVITE_MAC_INFO = 'grove-invite-v1';
 export const REQUEST_SIG_CONTEXT = 'grove-request-v1';
 export const RESPONSE_SIG_CONTEXT = 'grove-response-v1';
 export const KEY_BUNDLE_MAGIC = 'grove-key-bundle-v1';
+/** Chat text at rest in placement.db: HKDF info for the local chat key (src/chat/local.ts). */
+export const CHAT_LOCAL_INFO = 'grove-chat-local-v1';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 export const TAG_LENGTH = 16;

@@ -123,4 +123,83 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 40,
+    name: 'sharing',
+    sql: `
+      -- Files this cell shares (issue 5): a share covers the path's latest version and every
+      -- newer one, until \`grove unshare\` revokes it.
+      CREATE TABLE shares (
+        path TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        PRIMARY KEY (path, recipient)
+      );
+      -- Grants this cell signed, one per (manifest, recipient), and how far delivery got.
+      CREATE TABLE sent_grants (
+        manifest_hash TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        path TEXT NOT NULL,
+        grant_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        grant_delivered_at INTEGER,    -- the recipient accepted the grant (or already held it)
+        objects_delivered_at INTEGER,  -- and was sent the manifest and every chunk
+        revoked_at INTEGER,            -- grove unshare: no longer delivered
+        unshare_delivered_at INTEGER,  -- the recipient answered our unshare request
+        last_error TEXT,
+        PRIMARY KEY (manifest_hash, recipient)
+      );
+      CREATE INDEX sent_grants_recipient ON sent_grants(recipient);
+      -- Grants other cells gave this cell: the Feed. A dropped grant stays as a tombstone, so
+      -- replaying it changes nothing.
+      CREATE TABLE received_grants (
+        manifest_hash TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        grant_json TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        file_type TEXT NOT NULL,
+        total_size INTEGER NOT NULL,
+        granted_at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        dropped_at INTEGER,
+        indexed INTEGER NOT NULL DEFAULT 0, -- 1: chunks listed in grant_objects; -1: manifest unusable
+        PRIMARY KEY (manifest_hash, creator)
+      );
+      CREATE INDEX received_grants_filename ON received_grants(filename);
+      -- Objects a held grant needs (its manifest, idx -1, and its chunks): never released.
+      CREATE TABLE grant_objects (
+        manifest_hash TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (manifest_hash, creator, idx)
+      );
+      CREATE INDEX grant_objects_hash ON grant_objects(hash);
+    `,
+  },
+  {
+    version: 41,
+    name: 'chat',
+    sql: `
+      -- Encrypted chat (issue 5). body is the text sealed under the local chat key (src/chat/local.ts):
+      -- placement.db is world-readable, so no plaintext lives here. envelope is the sealed message
+      -- for the peer, kept until it is delivered.
+      CREATE TABLE chat_messages (
+        peer TEXT NOT NULL,
+        direction TEXT NOT NULL,       -- out (we sent it) | in (we received it)
+        seq INTEGER NOT NULL,          -- the sender's sequence number in this conversation
+        id TEXT NOT NULL,
+        sent_at INTEGER NOT NULL,
+        stored_at INTEGER NOT NULL,
+        delivered_at INTEGER,          -- out: accepted by the peer; in: accepted by us
+        failed TEXT,                   -- out: refused by the peer for good (why)
+        envelope TEXT,
+        body BLOB NOT NULL,
+        PRIMARY KEY (peer, direction, seq),
+        UNIQUE (peer, direction, id)
+      );
+      CREATE INDEX chat_undelivered ON chat_messages(peer, seq) WHERE direction = 'out' AND delivered_at IS NULL AND failed IS NULL;
+    `,
+  },
 ];
