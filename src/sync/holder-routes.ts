@@ -12,6 +12,8 @@ export interface HolderDeps {
   db: DB;
   objects: ObjectStore;
   clock: () => number;
+  /** Objects a grant held here needs (issue 5): never released, even by their owner. */
+  isPinned?: (hash: string) => boolean;
 }
 
 export const MAX_RELEASE_BATCH = 1000;
@@ -28,8 +30,9 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
     const refused: string[] = [];
     for (const hash of hashes as string[]) {
       const row = getObject(db, hash);
-      // Only the owner may release; an object we do not hold is already released.
-      if (row && row.present === 1 && row.owner !== req.peer) {
+      // Only the owner may release, and not what a grant held here needs; an object we do
+      // not hold is already released.
+      if (row && row.present === 1 && (row.owner !== req.peer || deps.isPinned?.(hash))) {
         refused.push(hash);
         continue;
       }
