@@ -3,6 +3,7 @@ import { createCell, type Cell } from '../cell.js';
 import { homePaths } from '../home/paths.js';
 import { viaDaemonOr } from '../daemon/control-client.js';
 import { homeDir } from './context.js';
+import { fetchFromPeers } from '../sync/repair.js';
 
 // Commands that act as the cell: through the running daemon when there is one (so its
 // in-memory state and records stay the single writer), else with a cell built in this
@@ -21,4 +22,21 @@ export async function withOfflineCell<T>(cmd: Command, fn: (cell: Cell) => Promi
 /** Runs control command `name` on the running cell, or `offline` on an offline cell. */
 export function daemonOr<T>(cmd: Command, name: string, params: Record<string, unknown>, offline: (cell: Cell) => Promise<T> | T): Promise<T> {
   return viaDaemonOr<T>(homePaths(homeDir(cmd)), name, params, () => withOfflineCell(cmd, offline));
+}
+
+/**
+ * A fetchObject for restores (issue 4 §5-6): the first missing or corrupt object builds an
+ * offline cell and asks its holders; nothing is built when every object is here.
+ */
+export function lazyPeerFetch(cmd: Command): { fetch: (hash: string) => Promise<Buffer | undefined>; close: () => Promise<void> } {
+  let cell: Promise<Cell> | undefined;
+  return {
+    fetch: async (hash) => {
+      cell ??= createCell({ home: homeDir(cmd), control: false, intervals: { probeMs: 0, syncMs: 0 } });
+      return fetchFromPeers((await cell).sync.fetch(), hash);
+    },
+    close: async () => {
+      if (cell) await (await cell).stop();
+    },
+  };
 }

@@ -26,6 +26,7 @@ export function registerStatus(program: Command): void {
         `  api:      ${s.api_url}`,
         `  peers:    ${s.peers}`,
         `  objects:  ${s.objects} (${formatBytes(s.bytes)})`,
+        `  at risk:  ${s.at_risk} objects below the replication factor`,
       ].join('\n'));
     });
 }
