@@ -4,7 +4,7 @@ import { probePeer, benchmarkDueRoutes } from '../peers/probe.js';
 import { registerHolderRoutes } from './holder-routes.js';
 import { SyncService } from './service.js';
 import { refreshIndex, restoreFromPeers, type RecoveryDeps } from './recovery.js';
-import { fetchFromPeers, type FetchDeps } from './repair.js';
+import type { FetchDeps } from './repair.js';
 import type { SyncEnv } from './round.js';
 import type { Route } from './transfer.js';
 
