@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { SealPool } from '../../src/ingest/pool.js';
 import { addFile, type AddResult } from '../../src/ingest/add.js';
-import { runRound, type RoundSummary } from '../../src/sync/round.js';
-import { probePeer, peerView } from '../../src/peers/probe.js';
+import type { RoundSummary } from '../../src/sync/round.js';
 import type { TestCell } from '../helpers/cells.js';
 
 // Shared by the sharing and chat integration tests: a scratch directory for source files,
-// adding a file to a cell, and one real sync round of a cell (with its exchanges).
+// adding a file to a cell, and one sync round of a cell (with its exchanges).
 
 export interface Scratch {
   dir: string;
@@ -36,26 +35,7 @@ export async function scratch(t: TestContext): Promise<Scratch> {
   };
 }
 
-/** One sync round of `tc` over every peer, as the daemon would run it. */
+/** One sync round of `tc`, exactly as the daemon runs it (`grove sync`), exchanges included. */
 export function syncRound(tc: TestCell): Promise<RoundSummary> {
-  const cell = tc.cell;
-  return runRound({
-    selfId: cell.id,
-    db: cell.home.db,
-    objects: cell.home.objects,
-    client: cell.client,
-    clock: cell.clock,
-    log: cell.log,
-    factor: 1,
-    offlineGraceMs: 3600_000,
-    listPeers: () => cell.peers.list().map((p) => ({ id: p.id, name: p.name, preferred: p.preferred })),
-    benchmarkDue: async () => {},
-    probe: async (peerId) => {
-      const h = await probePeer(cell, peerId);
-      const best = peerView(cell, cell.peers.get(peerId)!).best_route;
-      return h.online && best ? { reachable: true, url: best } : { reachable: false };
-    },
-    lastSeen: (peerId) => cell.records.peerHealth(peerId)?.last_ok ?? undefined,
-    exchanges: cell.exchanges,
-  });
+  return tc.cell.sync.service.runNow();
 }

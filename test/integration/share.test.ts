@@ -14,8 +14,6 @@ import { restoreShared } from '../../src/share/get.js';
 import { probePeer } from '../../src/peers/probe.js';
 import { chunksOf } from '../../src/ingest/files.js';
 import { getObject, recordRemoved } from '../../src/store/catalog.js';
-import { createPeerServer } from '../../src/net/server.js';
-import { registerHolderRoutes } from '../../src/sync/holder-routes.js';
 import { GroveError } from '../../src/errors.js';
 
 // Issue 5: sharing with signed grants between real cells on loopback (seed "Sharing Flow").
@@ -286,22 +284,13 @@ test('the holder refuses to release objects a grant it holds needs, even to thei
   const s = await scratch(t);
   const added = await s.add(a!, 'keep.bin', randomBytes(5000));
   await a!.cell.sharing.share('keep.bin', ['beta']);
-  // B's holder endpoint with the pin hook, as the cell wires it.
   const bh = b!.cell.home;
-  const app = createPeerServer({
-    selfId: b!.id, identity: bh.keys.identity.privateKey, clock: Date.now, isKnownPeer: (id) => id === a!.id,
-    nonces: { remember: () => true },
-  });
-  registerHolderRoutes(app, { db: bh.db, objects: bh.objects, clock: Date.now, isPinned: (h) => b!.cell.sharing.isPinned(h) });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  t.after(() => app.close());
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const hashes = [added.manifest_hash, ...chunksOf(a!.cell.home.db, added.manifest_hash).map((c) => c.hash)];
-  const r1 = await a!.cell.client.call<{ released: string[]; refused: string[] }>(url, b!.id, 'POST', '/api/release', { json: { hashes } });
+  const r1 = await a!.cell.call<{ released: string[]; refused: string[] }>(b!.id, 'POST', '/api/release', { json: { hashes } });
   assert.deepEqual(r1.data, { released: [], refused: hashes });
   assert.ok(hashes.every((h) => bh.objects.has(h)));
   // After unshare the owner may release them.
   await a!.cell.sharing.unshare('keep.bin', 'beta');
-  const r2 = await a!.cell.client.call<{ released: string[]; refused: string[] }>(url, b!.id, 'POST', '/api/release', { json: { hashes } });
+  const r2 = await a!.cell.call<{ released: string[]; refused: string[] }>(b!.id, 'POST', '/api/release', { json: { hashes } });
   assert.deepEqual(r2.data, { released: hashes, refused: [] });
 });

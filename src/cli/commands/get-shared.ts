@@ -18,17 +18,19 @@ export async function getShared(cmd: Command, held: HeldGrant, opts: { out?: str
   const bar = byteProgress({ enabled: progressEnabled(wantsJson(cmd)), total: g.total_size, label: g.filename });
   const interrupt = onInterrupt();
   let fileHash: string;
+  let from = held.creator.slice(0, 12);
   try {
-    const r = await withOfflineCell(cmd, (cell) => restoreShared(cell, held, out, {
-      force: !!opts.force, signal: interrupt.signal, onProgress: (n) => bar.add(n),
-    }));
+    const r = await withOfflineCell(cmd, (cell) => {
+      from = cell.peers.get(held.creator)?.name ?? from;
+      return restoreShared(cell, held, out, { force: !!opts.force, signal: interrupt.signal, onProgress: (n) => bar.add(n) });
+    });
     fileHash = r.manifest.file_hash;
   } finally {
     bar.stop();
     interrupt.dispose();
   }
   emit(cmd, { out, name: g.filename, size: g.total_size, manifest_hash: g.manifest_hash, file_hash: fileHash, from: held.creator },
-    `restored ${g.filename} (${formatBytes(g.total_size)}, shared by ${held.creator.slice(0, 12)}) to ${out}`);
+    `restored ${g.filename} (${formatBytes(g.total_size)}, shared by ${from}) to ${out}`);
 }
 
 function isDirectory(p: string): boolean {
