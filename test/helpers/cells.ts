@@ -46,6 +46,8 @@ export interface StartCellsOptions {
   config?: Record<string, unknown> | ((i: number) => Record<string, unknown>);
   /** Probe loop interval; default 0 (no loop: tests probe explicitly). */
   probeMs?: number;
+  /** Sync loop interval; default 0 (no loop: tests run rounds explicitly). */
+  syncMs?: number;
   /** Open control sockets (default true). */
   control?: boolean;
   timeouts?: CellOptions['timeouts'];
@@ -71,7 +73,7 @@ async function openCell(tc: { root: string; clock: TestClock }, opts: StartCells
     clock: tc.clock.now,
     logger: logger(),
     control: opts.control ?? true,
-    intervals: { probeMs: opts.probeMs ?? 0 },
+    intervals: { probeMs: opts.probeMs ?? 0, syncMs: opts.syncMs ?? 0 },
     timeouts: { probeMs: 2_000, benchMs: 10_000, ...opts.timeouts },
   });
   await cell.start();
@@ -139,6 +141,8 @@ export interface RawSignedOptions {
   signedPath?: string;
   /** Extra or replaced headers after signing. */
   headers?: Record<string, string>;
+  /** Send the body streamed (chunked, no Content-Length). */
+  chunked?: boolean;
 }
 
 /**
@@ -151,8 +155,13 @@ export async function rawSigned(from: TestCell, to: TestCell, method: string, pa
     from: from.id, to: to.id, ts: o.ts ?? from.clock.now(), nonce: o.nonce ?? newNonce(), bodySha256,
   });
   const headers: Record<string, string> = { ...toHttpHeaders(signed), ...(o.body ? { 'content-type': o.contentType ?? 'application/octet-stream' } : {}), ...o.headers };
-  const res = await fetch(new URL(path, to.url), { method, headers, body: o.body });
+  const body = o.body && o.chunked ? chunks(o.body) : o.body;
+  const res = await fetch(new URL(path, to.url), { method, headers, body, ...(o.chunked ? { duplex: 'half' } : {}) } as RequestInit);
   return { res, headers };
+}
+
+async function* chunks(b: Buffer): AsyncGenerator<Buffer> {
+  for (let i = 0; i < b.length; i += 64 * 1024) yield b.subarray(i, i + 64 * 1024);
 }
 
 /** Replays exactly the same request headers (and body). */
