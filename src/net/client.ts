@@ -110,30 +110,37 @@ export class PeerClient {
         bodySha256 = opts.bodySha256;
       }
     }
-    const nonce = newNonce();
-    const signed = signRequest(this.deps.identity, { method, path }, {
-      from: this.deps.selfId, to: peerId, ts: this.deps.clock(), nonce, bodySha256,
-    });
-    const headers: Record<string, string> = { ...toHttpHeaders(signed) };
-    if (contentType) headers['content-type'] = contentType;
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const url = new URL(path, baseUrl).toString();
-    const started = performance.now();
-    let res: Response;
-    try {
-      res = await (this.deps.fetch ?? fetch)(url, {
-        method,
-        headers,
-        body: body as unknown as RequestInit['body'],
-        signal,
-        redirect: 'error',
-        ...(body && !Buffer.isBuffer(body) ? { duplex: 'half' } : {}),
-      } as RequestInit);
-    } catch (e) {
-      throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeFetchError(e)}`, undefined, { cause: e });
+    const replayable = body === undefined || Buffer.isBuffer(body);
+    for (let attempt = 0; ; attempt++) {
+      // Signed afresh on each attempt: a retry carries a new nonce.
+      const nonce = newNonce();
+      const signed = signRequest(this.deps.identity, { method, path }, {
+        from: this.deps.selfId, to: peerId, ts: this.deps.clock(), nonce, bodySha256,
+      });
+      const headers: Record<string, string> = { ...toHttpHeaders(signed) };
+      if (contentType) headers['content-type'] = contentType;
+      const started = performance.now();
+      try {
+        const res = await (this.deps.fetch ?? fetch)(url, {
+          method,
+          headers,
+          body: body as unknown as RequestInit['body'],
+          signal,
+          redirect: 'error',
+          ...(body && !Buffer.isBuffer(body) ? { duplex: 'half' } : {}),
+        } as RequestInit);
+        return { res, started, sentBytes, nonce };
+      } catch (e) {
+        // Typically a pooled keep-alive connection the peer had already closed (it restarted or
+        // timed the connection out). One retry on a new connection: peer requests are safe to
+        // repeat (reads; content-addressed puts; a repeated pairing is refused, never doubled).
+        if (attempt === 0 && replayable && !signal.aborted && isStaleConnection(e)) continue;
+        throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeFetchError(e)}`, undefined, { cause: e });
+      }
     }
-    return { res, started, sentBytes, nonce };
   }
 
   private verify(res: Response, peerId: string, method: string, path: string, requestNonce: string): string {
@@ -141,7 +148,9 @@ export class PeerClient {
       const h = parseSignedHeaders(res.headers);
       verifyResponse({ method, path, status: res.status, requestNonce }, h, peerId, this.deps.selfId, this.deps.clock());
       return h.bodySha256;
-    } catch {
+    } catch (e) {
+      // A correctly signed but stale answer means the clocks disagree: say so, it is fixable.
+      if (e instanceof GroveError && e.message.startsWith('timestamp')) throw peerError("the peer's clock differs from ours by more than 5 minutes");
       throw peerError('response is not signed by the expected cell');
     }
   }
@@ -149,6 +158,11 @@ export class PeerClient {
 
 function peerError(msg: string): GroveError {
   return new GroveError('PEER_ERROR', msg);
+}
+
+function isStaleConnection(e: unknown): boolean {
+  const code = (e as { cause?: { code?: string } })?.cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 function describeFetchError(e: unknown): string {

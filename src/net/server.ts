@@ -114,6 +114,9 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
   });
 
   app.setErrorHandler((err: FastifyError | GroveError, req, reply) => {
+    // Refused before its body was read (413, 507, bad hash): the rest of the body is still on
+    // the wire, so this connection cannot carry another request. Tell the client not to reuse it.
+    if (!req.raw.complete) reply.header('connection', 'close');
     if (err instanceof GroveError) {
       if (err.status >= 500) req.log.error({ err }, 'request failed');
       return reply.code(err.status).send({ error: err.code, message: err.status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.message });
