@@ -12,6 +12,8 @@ import { chatLocalKey, openLocal, sealLocal, type Direction } from './local.js';
 
 /** A received message sent longer ago than this is refused (a year of being offline). */
 export const MAX_CHAT_AGE_MS = 365 * 24 * 3600 * 1000;
+/** Text bytes one peer may have stored here (a paired peer is trusted, not unlimited). */
+export const MAX_INBOX_BYTES_PER_PEER = 256 * 1024 * 1024;
 
 interface MessageRow {
   peer: string;
@@ -87,7 +89,8 @@ export interface ReceiveResult {
  * POST /api/chat. `callerId` is the verified signer of the request (a paired peer). Accepted
  * only from the envelope's sender, addressed to this cell, signed, decrypting, sent at a
  * plausible time; a replayed id is a no-op (exactly once); another message in the same seq
- * slot is CONFLICT. Anything refused is stored nowhere.
+ * slot is CONFLICT; past the per-peer inbox bound, QUOTA_EXCEEDED. Anything refused is
+ * stored nowhere.
  */
 export function receiveMessage(home: Home, callerId: string, body: unknown, now: number): ReceiveResult {
   const env = parseEnvelope(body);
@@ -104,11 +107,22 @@ export function receiveMessage(home: Home, callerId: string, body: unknown, now:
     if (db.prepare(`SELECT 1 FROM chat_messages WHERE peer = ? AND direction = 'in' AND seq = ?`).get(m.from, m.seq)) {
       throw new GroveError('CONFLICT', `another message already has seq ${m.seq}`);
     }
+    const used = addInboxBytes(db, m.from, Buffer.byteLength(m.text, 'utf8'));
+    if (used > MAX_INBOX_BYTES_PER_PEER) throw new GroveError('QUOTA_EXCEEDED', 'your messages fill the space this cell keeps for you');
     db.prepare(`INSERT INTO chat_messages(peer, direction, seq, id, sent_at, stored_at, delivered_at, body)
       VALUES (?, 'in', ?, ?, ?, ?, ?, ?)`).run(m.from, m.seq, m.id, m.sent_at, now, now,
       sealLocal(key, { peer: m.from, direction: 'in', id: m.id }, m.text));
     return { accepted: true };
   })();
+}
+
+/** Adds to the running total of text bytes received from a peer (in the caller's transaction, which rolls it back on refusal). */
+function addInboxBytes(db: DB, peerId: string, n: number): number {
+  const key = `chat_in_bytes:${peerId}`;
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  const total = (row ? Number(row.value) : 0) + n;
+  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, String(total));
+  return total;
 }
 
 export interface ChatLine {

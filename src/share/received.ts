@@ -14,6 +14,8 @@ import { GroveError, badInput, forbidden, notFound } from '../errors.js';
 
 /** A grant older than this is refused; the sharer re-signs old undelivered grants (GRANT_REFRESH_MS). */
 export const MAX_GRANT_AGE_MS = 90 * 24 * 3600 * 1000;
+/** Grants one cell may have in our Feed at once (a paired peer is trusted, not unlimited). */
+export const MAX_GRANTS_PER_CREATOR = 10_000;
 
 export interface ReceiveResult {
   accepted: boolean;
@@ -37,8 +39,9 @@ interface ReceivedRow {
  * POST /api/receive-grant. `callerId` is the verified signer of the request (a paired peer).
  * Refused (and stored nowhere): a malformed grant (BAD_INPUT), one for another cell or not
  * from its creator (FORBIDDEN), a bad signature (UNAUTHENTICATED), an implausible granted_at
- * or a key that does not unwrap with our X25519 key (BAD_INPUT). A grant we already hold is a
- * no-op; so is a replay of one we dropped (only a newer grant re-shares a dropped file).
+ * or a key that does not unwrap with our X25519 key (BAD_INPUT), one grant too many from this
+ * creator (QUOTA_EXCEEDED). A grant we already hold is a no-op; so is a replay of one we
+ * dropped (only a newer grant re-shares a dropped file).
  */
 export function receiveGrant(home: Home, callerId: string, body: unknown, now: number): ReceiveResult {
   const selfId = home.keys.cellId;
@@ -56,6 +59,8 @@ export function receiveGrant(home: Home, callerId: string, body: unknown, now: n
   const result = db.transaction((): ReceiveResult => {
     const row = getReceived(db, g.manifest_hash, g.creator_pubkey);
     if (row && (row.dropped_at === null || g.granted_at <= row.granted_at)) return { accepted: false, duplicate: true };
+    const held = (db.prepare('SELECT COUNT(*) AS n FROM received_grants WHERE creator = ? AND dropped_at IS NULL').get(g.creator_pubkey) as { n: number }).n;
+    if (held >= MAX_GRANTS_PER_CREATOR) throw new GroveError('QUOTA_EXCEEDED', `this cell holds ${MAX_GRANTS_PER_CREATOR} grants from you already`);
     db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
       ON CONFLICT(manifest_hash, creator) DO UPDATE SET grant_json = excluded.grant_json, filename = excluded.filename,
@@ -92,10 +97,15 @@ export function receiveUnshare(db: DB, callerId: string, body: unknown, now: num
   return { dropped: true };
 }
 
-/** Whether a held grant needs this object (its manifest or one of its chunks): refuse to release it. */
+/**
+ * Whether a held grant needs this object (its manifest or one of its chunks): refuse to
+ * release it. Only objects the grant's creator owns here are pinned, so a grant naming
+ * someone else's object cannot keep that object from its owner.
+ */
 export function isPinned(home: Home, hash: string): boolean {
   indexPending(home);
-  return home.db.prepare('SELECT 1 FROM grant_objects WHERE hash = ? LIMIT 1').get(hash) !== undefined;
+  return home.db.prepare(`SELECT 1 FROM grant_objects g JOIN objects o ON o.hash = g.hash
+    WHERE g.hash = ? AND o.owner = g.creator AND o.present = 1 LIMIT 1`).get(hash) !== undefined;
 }
 
 /**

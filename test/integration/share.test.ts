@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, createHash } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -293,4 +293,20 @@ test('the holder refuses to release objects a grant it holds needs, even to thei
   await a!.cell.sharing.unshare('keep.bin', 'beta');
   const r2 = await a!.cell.call<{ released: string[]; refused: string[] }>(b!.id, 'POST', '/api/release', { json: { hashes } });
   assert.deepEqual(r2.data, { released: hashes, refused: [] });
+});
+
+test('a grant cannot pin an object its creator does not own here', async (t) => {
+  const [a, b, c] = await startCells(t, 3);
+  await pairCells(a!, b!);
+  await pairCells(c!, b!);
+  const data = randomBytes(1000);
+  const hash = createHash('sha256').update(data).digest('hex');
+  await c!.cell.call(b!.id, 'PUT', `/api/objects/${hash}?kind=chunk`, { body: data });
+  assert.equal(getObject(b!.cell.home.db, hash)?.owner, c!.id);
+  // A names C's object as the manifest of a grant to B.
+  const g = grantFor(a!, b!, { manifest: hash });
+  assert.deepEqual((await a!.cell.call(b!.id, 'POST', '/api/receive-grant', { json: g })).data, { accepted: true });
+  assert.equal(isPinned(b!.cell.home, hash), false);
+  const r = await c!.cell.call<{ released: string[] }>(b!.id, 'POST', '/api/release', { json: { hashes: [hash] } });
+  assert.deepEqual(r.data.released, [hash]);
 });
