@@ -7,6 +7,8 @@ import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerPairing } from './commands/pairing.js';
 import { registerPeers } from './commands/peers.js';
+import { registerShare } from './commands/share.js';
+import { registerChat } from './commands/chat.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerPairing(program);
   registerPeers(program);
+  registerShare(program);
+  registerChat(program);
   return program;
 }
 
