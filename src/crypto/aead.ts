@@ -10,21 +10,31 @@ export const NONCE_LENGTH = 12;
 
 /** Seals `plaintext`; returns ciphertext ‖ 16-byte tag. */
 export function seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
+  sealInto(out, key, nonce, aad, plaintext);
+  return out;
+}
+
+/**
+ * Like `seal`, into a caller-owned buffer (the ingest pipeline reuses its 4 MiB buffers
+ * instead of allocating one per chunk). Returns the bytes written: plaintext length + 16.
+ */
+export function sealInto(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): number {
   checkKeyNonce(key, nonce);
+  if (out.length < plaintext.length + TAG_LENGTH) throw new RangeError('output buffer too small');
   const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
   c.setAAD(aad, { plaintextLength: plaintext.length });
-  const out = Buffer.allocUnsafe(plaintext.length + TAG_LENGTH);
   let off = 0;
   for (let i = 0; i < plaintext.length; i += PIECE) {
     const part = c.update(plaintext.subarray(i, Math.min(i + PIECE, plaintext.length)));
-    part.copy(out, off);
+    out.set(part, off);
     off += part.length;
   }
   const fin = c.final();
-  fin.copy(out, off);
+  out.set(fin, off);
   off += fin.length;
-  c.getAuthTag().copy(out, off);
-  return out;
+  out.set(c.getAuthTag(), off);
+  return off + TAG_LENGTH;
 }
 
 /**
@@ -32,26 +42,37 @@ export function seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaint
  * the one error UNAUTHENTICATED-style CORRUPT: callers do not learn which.
  */
 export function open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Buffer {
+  if (sealed.length < TAG_LENGTH) throw new GroveError('CORRUPT', 'ciphertext too short');
+  const out = Buffer.allocUnsafe(sealed.length - TAG_LENGTH);
+  openInto(out, key, nonce, aad, sealed);
+  return out;
+}
+
+/**
+ * Like `open`, into a caller-owned buffer; returns the plaintext length. On failure the
+ * buffer holds unauthenticated bytes: callers must discard it.
+ */
+export function openInto(out: Uint8Array, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array): number {
   checkKeyNonce(key, nonce);
   if (sealed.length < TAG_LENGTH) throw new GroveError('CORRUPT', 'ciphertext too short');
   const ctLen = sealed.length - TAG_LENGTH;
+  if (out.length < ctLen) throw new RangeError('output buffer too small');
   const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: TAG_LENGTH });
   d.setAAD(aad, { plaintextLength: ctLen });
   d.setAuthTag(sealed.subarray(ctLen));
-  const out = Buffer.allocUnsafe(ctLen);
   let off = 0;
   for (let i = 0; i < ctLen; i += PIECE) {
     const part = d.update(sealed.subarray(i, Math.min(i + PIECE, ctLen)));
-    part.copy(out, off);
+    out.set(part, off);
     off += part.length;
   }
   try {
     const fin = d.final();
-    fin.copy(out, off);
+    out.set(fin, off);
   } catch {
     throw new GroveError('CORRUPT', 'authentication failed');
   }
-  return out;
+  return ctLen;
 }
 
 function checkKeyNonce(key: Uint8Array, nonce: Uint8Array): void {

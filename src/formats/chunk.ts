@@ -1,4 +1,4 @@
-import { seal, open } from '../crypto/aead.js';
+import { seal, open, sealInto, openInto } from '../crypto/aead.js';
 
 // DESIGN §2: chunk i is sealed under file_key with nonce = 4 zero bytes ‖ uint64be(i) and
 // AAD = file_hash ‖ uint64be(i). Deterministic, so identical chunks dedupe; the AAD binds
@@ -23,4 +23,14 @@ export function sealChunk(fileKey: Uint8Array, fileHash: Uint8Array, index: numb
 
 export function openChunk(fileKey: Uint8Array, fileHash: Uint8Array, index: number, sealed: Uint8Array): Buffer {
   return open(fileKey, chunkNonce(index), chunkAad(fileHash, index), sealed);
+}
+
+/** `sealChunk` into a caller-owned buffer (reused across chunks); returns the sealed length. */
+export function sealChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, plaintext: Uint8Array): number {
+  return sealInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), plaintext);
+}
+
+/** `openChunk` into a caller-owned buffer; returns the plaintext length. */
+export function openChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, sealed: Uint8Array): number {
+  return openInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), sealed);
 }
