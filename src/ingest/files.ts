@@ -1,0 +1,95 @@
+import type { DB } from '../store/db.js';
+import type { ChunkInfo } from '../formats/manifest.js';
+import { isHash } from '../crypto/encoding.js';
+import { isAbsolute, resolve } from 'node:path';
+import { GroveError, notFound } from '../errors.js';
+
+// The `files` and `file_chunks` tables: the versions of this cell's own files. A version is
+// identified by (path, version) and by its manifest hash. Queries only; the ingest pipeline
+// decides what to write.
+
+export interface FileVersion {
+  id: number;
+  path: string;
+  name: string;
+  version: number;
+  size: number;
+  file_hash: string;
+  manifest_hash: string;
+  chunks: number;
+  added_at: number;
+}
+
+export function latestVersion(db: DB, path: string): FileVersion | undefined {
+  return db.prepare('SELECT * FROM files WHERE path = ? ORDER BY version DESC LIMIT 1').get(path) as FileVersion | undefined;
+}
+
+export function versionsOf(db: DB, path: string): FileVersion[] {
+  return db.prepare('SELECT * FROM files WHERE path = ? ORDER BY version').all(path) as FileVersion[];
+}
+
+export function chunksOf(db: DB, manifestHash: string): ChunkInfo[] {
+  return (db.prepare('SELECT idx, hash, size FROM file_chunks WHERE manifest_hash = ? ORDER BY idx').all(manifestHash) as { idx: number; hash: string; size: number }[])
+    .map((r) => ({ hash: r.hash, size: r.size, index: r.idx }));
+}
+
+export function byManifest(db: DB, manifestHash: string): FileVersion | undefined {
+  return db.prepare('SELECT * FROM files WHERE manifest_hash = ? ORDER BY id LIMIT 1').get(manifestHash) as FileVersion | undefined;
+}
+
+/** Inserts one version and its chunk list (call inside the add transaction). */
+export function insertVersion(db: DB, v: Omit<FileVersion, 'id'>, chunks: ChunkInfo[]): void {
+  db.prepare(`INSERT INTO files(path, name, version, size, file_hash, manifest_hash, chunks, added_at)
+    VALUES (@path, @name, @version, @size, @file_hash, @manifest_hash, @chunks, @added_at)`).run(v);
+  const ins = db.prepare('INSERT OR IGNORE INTO file_chunks(manifest_hash, idx, hash, size) VALUES (?, ?, ?, ?)');
+  for (const c of chunks) ins.run(v.manifest_hash, c.index, c.hash, c.size);
+}
+
+/** Every version, or only the latest one of each path; ordered by path, then version. */
+export function listVersions(db: DB, opts: { versions?: boolean } = {}): FileVersion[] {
+  const sql = opts.versions
+    ? 'SELECT * FROM files ORDER BY path, version'
+    : `SELECT f.* FROM files f JOIN (SELECT path, MAX(version) AS v FROM files GROUP BY path) l
+         ON f.path = l.path AND f.version = l.v ORDER BY f.path`;
+  return db.prepare(sql).all() as FileVersion[];
+}
+
+// isHash() narrows to string; on an already-string query that would make the else branch `never`.
+function isManifestHash(q: string): boolean {
+  return isHash(q);
+}
+
+/**
+ * Resolves what a user typed (`grove get`): a manifest hash, an absolute (or ./relative)
+ * path, or a file name. `version` picks that version of the path (default: the latest).
+ * A name shared by several paths is ambiguous: the error lists them.
+ */
+export function resolveFile(db: DB, query: string, version?: number, cwd = process.cwd()): FileVersion {
+  if (isManifestHash(query)) {
+    const v = byManifest(db, query);
+    if (!v) throw notFound(`no file with manifest ${query} in this cell`);
+    if (version !== undefined && v.version !== version) {
+      throw new GroveError('BAD_INPUT', `manifest ${query} is version ${v.version} of ${v.path}, not version ${version}`);
+    }
+    return v;
+  }
+  let path: string | undefined;
+  if (isAbsolute(query) || query.includes('/')) {
+    path = resolve(cwd, query);
+    if (!latestVersion(db, path)) throw notFound(`no file added from ${path}`);
+  } else {
+    const paths = (db.prepare('SELECT DISTINCT path FROM files WHERE name = ? ORDER BY path').all(query) as { path: string }[]).map((r) => r.path);
+    if (paths.length === 0) throw notFound(`no file named ${query} (see \`grove ls\`)`);
+    if (paths.length > 1) {
+      throw new GroveError('CONFLICT', `${query} is ambiguous; give one of these paths: ${paths.join(', ')}`, { paths });
+    }
+    path = paths[0]!;
+  }
+  if (version === undefined) return latestVersion(db, path)!;
+  const v = db.prepare('SELECT * FROM files WHERE path = ? AND version = ?').get(path, version) as FileVersion | undefined;
+  if (!v) {
+    const have = versionsOf(db, path).map((x) => x.version);
+    throw notFound(`${path} has no version ${version} (versions: ${have.join(', ')})`);
+  }
+  return v;
+}

@@ -1,0 +1,27 @@
+import type { DB } from '../store/db.js';
+import { listVersions, type FileVersion } from './files.js';
+
+// Rows of `grove ls`. One place builds them, so later issues add columns here (issue 4:
+// "copies", "desired", "holders") and both the CLI and the dashboard get them.
+
+export interface LsRow {
+  name: string;
+  path: string;
+  size: number;
+  version: number;
+  manifest_hash: string;
+  chunks: number;
+  added_at: number;
+}
+
+export function lsRow(v: FileVersion): LsRow {
+  return {
+    name: v.name, path: v.path, size: v.size, version: v.version,
+    manifest_hash: v.manifest_hash, chunks: v.chunks, added_at: v.added_at,
+  };
+}
+
+/** The latest version of every path, or every version with `versions`. */
+export function lsRows(db: DB, opts: { versions?: boolean } = {}): LsRow[] {
+  return listVersions(db, opts).map(lsRow);
+}
