@@ -1,0 +1,80 @@
+import type { Command } from 'commander';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import { emit, fail, formatBytes, wantsJson, withHome } from '../context.js';
+import { byteProgress, progressEnabled } from '../progress.js';
+import { onInterrupt } from '../interrupt.js';
+import { walkInputs } from '../../ingest/walk.js';
+import { addFile, type AddResult } from '../../ingest/add.js';
+import { SealPool } from '../../ingest/pool.js';
+import type { Home } from '../../home/home.js';
+import { GroveError, describeError } from '../../errors.js';
+
+export function registerAdd(program: Command): void {
+  program
+    .command('add')
+    .description('encrypt and store files (directories recursively); a changed file becomes a new version')
+    .argument('<paths...>', 'files or directories')
+    .action(async (paths: string[], _opts: unknown, cmd: Command) => {
+      const json = wantsJson(cmd);
+      await withHome(cmd, async (home) => {
+        checkWritable(home);
+        await home.objects.sweepTemp();
+        const walked = await walkInputs(paths);
+        const errors = [...walked.issues];
+        for (const i of walked.issues) warn(i.path, i.error);
+        const results: AddResult[] = [];
+        const total = walked.files.reduce((n, f) => n + f.size, 0);
+        const bar = byteProgress({ enabled: progressEnabled(json), total, label: 'adding' });
+        const interrupt = onInterrupt();
+        const pool = new SealPool();
+        const late: { path: string; error: string }[] = [];
+        try {
+          for (const f of walked.files) {
+            bar.label(basename(f.path));
+            try {
+              // Each pass reports its bytes; half of each is one byte of the file done.
+              results.push(await addFile({ home, pool, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, f.path));
+            } catch (e) {
+              if (interrupt.signal.aborted) throw interrupt.signal.reason;
+              late.push({ path: f.path, error: describeError(e).replace(`: ${f.path}`, '') });
+            }
+          }
+        } finally {
+          bar.stop();
+          interrupt.dispose();
+          await pool.close();
+        }
+        for (const l of late) warn(l.path, l.error);
+        errors.push(...late);
+        emit(cmd, {
+          files: results.map((r) => ({
+            path: r.path, name: r.name, size: r.size, file_hash: r.file_hash, manifest_hash: r.manifest_hash,
+            version: r.version, chunks: r.chunks, new_chunks: r.new_chunks,
+          })),
+          errors,
+        }, () => results.map(humanLine).join('\n'));
+        if (errors.length) fail(1);
+      });
+    });
+}
+
+function humanLine(r: AddResult): string {
+  if (r.unchanged && r.new_chunks === 0) return `unchanged ${r.path} (version ${r.version})`;
+  if (r.unchanged) return `repaired  ${r.path} (version ${r.version}, ${r.new_chunks} missing chunks rewritten)`;
+  return `added     ${r.path} (${formatBytes(r.size)}, version ${r.version}, ${r.chunks} chunks, ${r.new_chunks} new) manifest ${r.manifest_hash}`;
+}
+
+function warn(path: string, error: string): void {
+  process.stderr.write(`grove: ${path}: ${error}\n`);
+}
+
+/** A home we cannot write to is one clear error before any work. */
+function checkWritable(home: Home): void {
+  try {
+    mkdirSync(home.paths.chunks, { recursive: true, mode: 0o755 });
+    accessSync(home.paths.chunks, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new GroveError('FORBIDDEN', `cannot write to ${home.paths.chunks}: check its owner and permissions`);
+  }
+}
