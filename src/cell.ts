@@ -270,6 +270,8 @@ export class Cell implements PeerContext {
       if (this.opts.control !== false) {
         this.controlServer = await listenControl(this.home.paths.control, this.control, { log: this.log, home: this.home.paths.root, pidPath: this.home.paths.pid });
       }
+      // This process now holds the home (or runs without a control socket, as in tests).
+      this.records.sweep();
       const host = this.opts.host ?? this.config.api.host;
       const port = this.opts.port ?? this.config.api.port;
       try {

@@ -7,7 +7,8 @@ import type { PeerRecord } from './registry.js';
 // peer_health.json and peer_speeds.json (DESIGN §1, §4): what probes and benchmarks measured.
 // Held in memory, written through atomically (one write in flight, coalescing updates).
 // Read defensively: a file torn or invalid after a crash is treated as empty (with a warning),
-// a single invalid entry is dropped; leftover temp files from an interrupted write are removed.
+// a single invalid entry is dropped; temp files left by an interrupted write are ignored (and
+// removed by the running cell).
 
 export interface RouteHealth {
   /** Result of the latest probe of this route. */
@@ -133,8 +134,15 @@ export class JsonRecordFile<T> {
   lastError: unknown = undefined;
 
   constructor(readonly path: string, parse: (v: unknown) => T | undefined, empty: () => T, private readonly warn: Warn) {
-    removeTempLeftovers(path, warn);
     this.data = load(path, parse, warn) ?? empty();
+  }
+
+  /**
+   * Removes temp files an interrupted write left behind. Only the single writer may do this
+   * (the running cell, once it holds the home): another process's write may be in flight.
+   */
+  sweep(): void {
+    removeTempLeftovers(this.path, this.warn);
   }
 
   /** Schedules a write of the current data; updates made while a write runs are coalesced. */
@@ -295,6 +303,12 @@ export class PeerRecords {
 
   async flush(): Promise<void> {
     await Promise.all([this.health.flush(), this.speeds.flush()]);
+  }
+
+  /** See JsonRecordFile.sweep. */
+  sweep(): void {
+    this.health.sweep();
+    this.speeds.sweep();
   }
 }
 
