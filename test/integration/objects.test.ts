@@ -4,7 +4,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { startCells, pairCells, rawSigned, restartCell, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, restartCell, waitFor, type TestCell } from '../helpers/cells.js';
+import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { MAX_OBJECT_BYTES } from '../../src/store/objects.js';
 import { getObject, objectTotals, type InventoryPage } from '../../src/store/catalog.js';
 import { homePaths } from '../../src/home/paths.js';
@@ -165,4 +166,39 @@ test('GET /api/bench sends 256 KiB of random bytes', async (t) => {
   const r2 = await a.cell.call<Buffer>(b.id, 'GET', '/api/bench', { maxBytes: BENCH_BYTES });
   assert.equal(r1.data.length, BENCH_BYTES);
   assert.notDeepEqual(r1.data, r2.data);
+});
+
+test('stop() lets an upload in flight finish before closing the database', async (t) => {
+  const [a, b] = await pairedTwo(t);
+  const data = randomBytes(300_000);
+  const hash = sha(data);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let sentFirst!: () => void;
+  const firstSent = new Promise<void>((r) => { sentFirst = r; });
+  async function* slowBody() {
+    yield data.subarray(0, 100_000);
+    sentFirst();
+    await gate;
+    yield data.subarray(100_000);
+  }
+  const path = `/api/objects/${hash}`;
+  const signed = signRequest(a.cell.home.keys.identity.privateKey, { method: 'PUT', path }, { from: a.id, to: b.id, ts: a.clock.now(), nonce: newNonce(), bodySha256: hash });
+  const upload = fetch(new URL(path, b.url), {
+    method: 'PUT', headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream' }, body: slowBody(), duplex: 'half',
+  } as RequestInit);
+  await firstSent;
+  await waitFor(() => chunkFiles(b).some((f) => f.includes('.tmp-')), 'the upload to reach the store');
+  let stopped = false;
+  const stopping = b.cell.stop().then(() => { stopped = true; });
+  // The server no longer accepts new connections, but the upload in flight goes on.
+  await waitFor(async () => (await fetch(new URL('/api/health', b.url)).catch(() => undefined)) === undefined, 'listener closed');
+  assert.equal(stopped, false, 'stop waits for the upload');
+  release();
+  const res = await upload;
+  assert.equal(res.status, 200);
+  await stopping;
+  assert.deepEqual(chunkFiles(b), [`${hash.slice(0, 2)}/${hash}`]);
+  await restartCell(b);
+  assert.equal(getObject(b.cell.home.db, hash)?.owner, a.id, 'recorded before the database closed');
 });
