@@ -76,7 +76,8 @@ export async function refreshIndex(d: RecoveryDeps, reachable: Route[], s: Round
   const createdAt = Number(meta(d.db, 'index_created_at') ?? now);
   for (const r of reachable) {
     if (meta(d.db, `index_at:${r.peerId}`) === current) continue;
-    s.bytes_sent += await pushObject(d.client, r, d.objects, current, 'index', signal);
+    const sent = await pushObject(d.client, r, d.objects, current, 'index', signal);
+    s.bytes_sent += sent;
     await d.client.call(r.url, r.peerId, 'POST', '/api/index', { json: { hash: current, created_at: createdAt }, signal });
     setMeta(d.db, `index_at:${r.peerId}`, current);
     const previous = meta(d.db, `index_prev:${r.peerId}`);

@@ -130,7 +130,8 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
     const route = byPeer.get(peer);
     if (!route || refusing.has(peer)) return;
     try {
-      s.bytes_sent += await pushObject(env.client, route, env.objects, hash, kinds.get(hash) ?? 'chunk', signal);
+      const sent = await pushObject(env.client, route, env.objects, hash, kinds.get(hash) ?? 'chunk', signal);
+      s.bytes_sent += sent; // not `+= await`: that would read the total before the await and lose updates
       confirmPlacement(env.db, hash, peer, env.clock(), true);
       s.pushed++;
       if (holdersFor(env, hash).some((h) => stale.has(h))) healedHashes.add(hash);

@@ -17,7 +17,7 @@ export async function pushObject(client: PeerClient, route: Route, objects: Obje
   // Read and verify locally first: never spread a corrupt object.
   const data = await objects.get(hash);
   const r = await client.call<{ stored?: boolean; hash?: string }>(route.url, route.peerId, 'PUT', `/api/objects/${hash}?kind=${kind}`, {
-    body: data, signal, timeoutMs: 120_000,
+    body: data, bodySha256: hash, signal, timeoutMs: 120_000,
   });
   if (r.data?.hash !== undefined && r.data.hash !== hash) throw new Error('holder confirmed another object');
   return data.length;

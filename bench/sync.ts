@@ -1,0 +1,259 @@
+// `npm run bench:sync` (issue 4): two real cells (separate `grove start` processes) on
+// loopback replicate fresh files; in the same run, the same bytes go over a plain Node HTTP
+// upload on loopback as the reference. Also: the idle round's bytes at 100 / 1 000 / 10 000
+// objects (in-process cells, bytes counted on the holder's sockets), and each cell's peak RSS.
+//
+//   npm run bench:sync -- [--size 1G] [--files 16]
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, createReadStream, createWriteStream, readdirSync, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import { pino } from 'pino';
+import { initHome } from '../src/home/home.js';
+import { createCell, type Cell } from '../src/cell.js';
+import { createInvite, pairWithCode } from '../src/peers/pairing.js';
+import { recordObject } from '../src/store/catalog.js';
+
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const grove = join(root, 'bin', 'grove');
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s.trim());
+  if (!m) throw new Error(`bad size: ${s}`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+function cli(home: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [grove, '--home', home, ...args], {
+    encoding: 'utf8', env: { ...process.env, GROVE_DASHBOARD_PASSWORD: 'bench-password-1' }, maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`grove ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Daemon { pid: number; url: string; stop(): Promise<void> }
+
+async function startDaemon(home: string): Promise<Daemon> {
+  const child = spawn(process.execPath, [grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((res, rej) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) res((JSON.parse(line) as { api_url: string }).api_url);
+    });
+    child.on('exit', (code) => rej(new Error(`grove start exited ${code}`)));
+  });
+  return {
+    pid: child.pid!,
+    url,
+    stop: () => new Promise<void>((res) => {
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+function peakRssMB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function listObjects(dir: string): string[] {
+  const out: string[] = [];
+  for (const shard of readdirSync(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const n of readdirSync(join(dir, shard))) if (/^[0-9a-f]{64}$/.test(n)) out.push(join(dir, shard, n));
+  }
+  return out;
+}
+
+/**
+ * The reference: the same object files PUT to a plain Node HTTP server (4 in flight, like the
+ * sync round) that writes each to a file; with `fsync`, each file is made durable before the
+ * answer, as a holder must before it confirms a copy.
+ */
+async function plainUpload(files: string[], dest: string, fsync: boolean, inflight = 4): Promise<{ bytes: number; seconds: number }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    const path = join(dest, `f${n++}`);
+    const out = createWriteStream(path);
+    req.pipe(out);
+    out.on('finish', () => {
+      if (!fsync) return void res.end('ok');
+      const fd = openSync(path, 'r');
+      fdatasync(fd, () => {
+        closeSync(fd);
+        res.end('ok');
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  let bytes = 0;
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async () => {
+    while (next < files.length) {
+      const f = files[next++]!;
+      const size = statSync(f).size;
+      bytes += size;
+      await new Promise<void>((res, rej) => {
+        const req = request({ host: '127.0.0.1', port, method: 'PUT', path: '/', headers: { 'content-length': size } }, (r) => {
+          r.resume();
+          r.on('end', () => res());
+        });
+        req.on('error', rej);
+        createReadStream(f).pipe(req);
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  server.close();
+  return { bytes, seconds };
+}
+
+/** Bytes on a cell's peer-API sockets during one idle round, with `n` objects already placed. */
+async function idleRoundBytes(base: string, n: number): Promise<number> {
+  const cells: Cell[] = [];
+  const log = pino({ level: 'silent' });
+  try {
+    for (const name of ['a', 'b']) {
+      const home = join(base, `idle-${n}-${name}`);
+      initHome(home, { name, password: 'bench-password-1', passwordIterations: 1 });
+      writeFileSync(join(home, 'config.json'), JSON.stringify({ name, replication: { factor: 1 } }));
+      const c = await createCell({ home, host: '127.0.0.1', port: 0, logger: log, control: false, intervals: { probeMs: 0, syncMs: 0 } });
+      await c.start();
+      cells.push(c);
+    }
+    const [a, b] = cells as [Cell, Cell];
+    const open = new Set<Socket>();
+    let closed = 0;
+    b.app.server.on('connection', (s: Socket) => {
+      open.add(s);
+      s.on('close', () => { closed += s.bytesRead + s.bytesWritten; open.delete(s); });
+    });
+    const total = () => [...open].reduce((x, s) => x + s.bytesRead + s.bytesWritten, closed);
+    await pairWithCode(b, createInvite(a).code);
+    const seeded: { hash: string; size: number }[] = [];
+    for (let i = 0; i < n; i++) {
+      const data = Buffer.from(`object ${i} ${randomBytes(8).toString('hex')}`);
+      const hash = createHash('sha256').update(data).digest('hex');
+      await a.home.objects.putHashed(hash, data, { sync: false });
+      await b.home.objects.putHashed(hash, data, { sync: false });
+      seeded.push({ hash, size: data.length });
+    }
+    for (const c of [a, b]) c.home.db.transaction(() => { for (const o of seeded) recordObject(c.home.db, { ...o, kind: 'chunk', owner: a.id }, Date.now()); })();
+    await a.sync.service.runNow();
+    const before = total();
+    await a.sync.service.runNow();
+    return total() - before;
+  } finally {
+    for (const c of cells.reverse()) await c.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const size = parseSize(arg('size', '1G'));
+  const files = Number(arg('files', '16'));
+  const base = mkdtempSync(join(tmpdir(), 'grove-bench-sync-'));
+  try {
+    const homeA = join(base, 'a');
+    const homeB = join(base, 'b');
+    for (const [h, name] of [[homeA, 'a'], [homeB, 'b']] as const) {
+      cli(h, ['init', '--name', name]);
+      cli(h, ['config', 'set', 'replication.factor', '1']);
+      cli(h, ['config', 'set', 'sync.interval_s', '86400']);
+    }
+    // Pair (both running), then stop A to add the files offline, so no round starts early.
+    let a = await startDaemon(homeA);
+    const b = await startDaemon(homeB);
+    const code = (JSON.parse(cli(homeA, ['--json', 'invite'])) as { code: string }).code;
+    cli(homeB, ['pair', code]);
+    await a.stop();
+
+    const dataDir = join(base, 'data');
+    spawnSync('mkdir', ['-p', dataDir]);
+    const per = Math.ceil(size / files);
+    process.stderr.write(`writing ${files} files of ${(per / 2 ** 20).toFixed(0)} MiB of fresh random data…\n`);
+    for (let i = 0; i < files; i++) {
+      const fd = createWriteStream(join(dataDir, `f${i}.bin`));
+      for (let off = 0; off < per; off += 4 * 2 ** 20) fd.write(randomBytes(Math.min(4 * 2 ** 20, per - off)));
+      await new Promise<void>((r) => fd.end(() => r()));
+    }
+    cli(homeA, ['add', dataDir]);
+
+    a = await startDaemon(homeA);
+    cli(homeA, ['peers', '--probe']);
+    spawnSync('sync'); // flush the data and objects just written, so writeback does not skew the timing
+    const t0 = performance.now();
+    const summary = JSON.parse(cli(homeA, ['--json', 'sync'])) as { bytes_sent: number; pushed: number; errors: unknown[]; started_at: number; finished_at: number };
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const syncSeconds = (summary.finished_at - summary.started_at) / 1000;
+    const rssA = peakRssMB(a.pid);
+    const rssB = peakRssMB(b.pid);
+    await a.stop();
+    await b.stop();
+    if (summary.errors.length) process.stderr.write(`sync errors: ${JSON.stringify(summary.errors)}\n`);
+
+    // References: best of two runs each (the page cache makes single runs noisy).
+    const objectFiles = listObjects(join(homeA, 'chunks'));
+    const best = async (fsync: boolean) => {
+      let r = { bytes: 0, seconds: Infinity };
+      for (let i = 0; i < 2; i++) {
+        const dir = join(base, `ref-${fsync}-${i}`);
+        spawnSync('mkdir', ['-p', dir]);
+        spawnSync('sync');
+        const x = await plainUpload(objectFiles, dir, fsync);
+        if (x.seconds < r.seconds) r = x;
+        rmSync(dir, { recursive: true, force: true });
+      }
+      return r;
+    };
+    const refDurable = await best(true);
+    const refCache = await best(false);
+
+    const groveMBs = summary.bytes_sent / 1e6 / syncSeconds;
+    const durableMBs = refDurable.bytes / 1e6 / refDurable.seconds;
+    const cacheMBs = refCache.bytes / 1e6 / refCache.seconds;
+    const idle: [number, number][] = [];
+    for (const n of [100, 1000, 10_000]) idle.push([n, await idleRoundBytes(base, n)]);
+    const row = (name: string, bytes: number, sec: number, mbs: number) =>
+      `| ${name.padEnd(44)} | ${(bytes / 1e6).toFixed(0).padStart(6)} | ${sec.toFixed(2).padStart(6)} | ${mbs.toFixed(1).padStart(6)} | ${(groveMBs / mbs).toFixed(2).padStart(10)} |`;
+
+    const cpu = cpus()[0]?.model ?? 'unknown cpu';
+    console.log(`machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+    console.log(`data: ${files} files, ${(size / 2 ** 20).toFixed(0)} MiB (${summary.pushed} objects pushed)`);
+    console.log('');
+    console.log(`| ${'transfer'.padEnd(44)} |     MB |      s |   MB/s | grove/this |`);
+    console.log(`|${'-'.repeat(46)}|-------:|-------:|-------:|-----------:|`);
+    console.log(row('grove sync round (A → B, signed, durable)', summary.bytes_sent, syncSeconds, groveMBs));
+    console.log(row('plain HTTP upload, fsync per object (ref)', refDurable.bytes, refDurable.seconds, durableMBs));
+    console.log(row('plain HTTP upload, page cache only', refCache.bytes, refCache.seconds, cacheMBs));
+    console.log('');
+    console.log(`grove/plain (durable) ratio: ${(groveMBs / durableMBs).toFixed(2)} (target ≥ 0.70); grove/plain (page cache): ${(groveMBs / cacheMBs).toFixed(2)}`);
+    console.log(`\`grove sync\` wall time including CLI start, probe and benchmark: ${wallSeconds.toFixed(2)} s`);
+    console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
+    console.log('idle round bytes (both directions, on the holder\'s sockets):');
+    for (const [n, bytes] of idle) console.log(`  ${String(n).padStart(6)} objects: ${bytes} bytes`);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
