@@ -123,6 +123,7 @@ async function writeChunks(home: Home, pool: SealPool, m: FileManifest, key: Uin
   const queue: Promise<Opened>[] = [];
   let written = 0;
   const writeHead = async () => {
+    opts.signal?.throwIfAborted();
     const { buf, length } = await queue.shift()!;
     try {
       const plain = new Uint8Array(buf, 0, length);
