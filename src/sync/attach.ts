@@ -4,7 +4,8 @@ import { probePeer, benchmarkDueRoutes } from '../peers/probe.js';
 import { registerHolderRoutes } from './holder-routes.js';
 import { SyncService } from './service.js';
 import { refreshIndex, restoreFromPeers, type RecoveryDeps } from './recovery.js';
-import type { FetchDeps } from './repair.js';
+import { repairObjects, type FetchDeps } from './repair.js';
+import { getObject, recordRemoved } from '../store/catalog.js';
 import type { SyncEnv } from './round.js';
 import type { Route } from './transfer.js';
 
@@ -97,6 +98,24 @@ export function attachSync(cell: Cell, opts: SyncAttachOptions = {}): CellSync {
     const urls = best ? [best, ...p.routes.map((r) => r.url).filter((u) => u !== best)] : p.routes.map((r) => r.url);
     return urls.map((url) => ({ peerId: p.id, url }));
   }), signal);
+
+  // A local object found corrupt while serving it: our own is fetched back from a holder; a
+  // copy held for another owner is dropped, so the owner's next round sees it gone and
+  // places a new copy.
+  cell.events.on('corrupt', (hash) => {
+    cell.spawn(`repair ${hash.slice(0, 12)}`, async () => {
+      const row = getObject(db, hash);
+      if (!row || row.present !== 1) return;
+      if (row.owner === cell.id) {
+        const r = await repairObjects({ ...fetch(), objects }, [hash]);
+        cell.log.warn({ hash, repaired: r.repaired.length === 1 }, 'corrupt local object');
+      } else {
+        db.transaction(() => recordRemoved(db, hash))();
+        await objects.remove(hash);
+        cell.log.warn({ hash, owner: row.owner }, 'dropped a corrupt copy held for a peer');
+      }
+    });
+  });
 
   cell.control.register('sync', (_p, { signal }) => service.runNow(signal));
   cell.control.register('restore', (_p, { signal }) => restore(signal));

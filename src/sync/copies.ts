@@ -19,7 +19,9 @@ export interface CopyContext {
 
 export function copyView(c: CopyContext): CopyView {
   const holders: Record<string, Holder[]> = {};
-  for (const [hash, list] of holdersByObject(c.db, c.selfId)) holders[hash] = list;
+  for (const [hash, list] of holdersByObject(c.db, c.selfId)) {
+    holders[hash] = list.map((h) => ({ peer: h.peer, state: h.state === 'pinned' ? 'confirmed' : h.state }));
+  }
   const peers: PeerInfo[] = c.peers.map((p) => {
     const h = c.health(p.id);
     return {

@@ -4,7 +4,11 @@ import type { DB } from '../store/db.js';
 // written only from a holder's signed answer (a PUT it acknowledged, or its inventory),
 // never assumed (issue 4 "Placement records are confirmed by the holder").
 
-export type PlacementState = 'confirmed' | 'releasing';
+/**
+ * confirmed: the holder said it has it. releasing: we asked it to drop it. pinned: it refused
+ * to (it needs the object for a grant we gave it): a copy like a confirmed one, never released.
+ */
+export type PlacementState = 'confirmed' | 'releasing' | 'pinned';
 
 export interface PlacementRow {
   hash: string;
@@ -20,7 +24,12 @@ export interface PlacementRow {
 export function confirmPlacement(db: DB, hash: string, peerId: string, now: number, fromPush = false): void {
   db.prepare(`INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, 'confirmed', ?)
     ON CONFLICT(hash, peer_id) DO UPDATE SET state = 'confirmed', updated_at = excluded.updated_at
-    WHERE placements.state <> 'releasing' OR ?`).run(hash, peerId, now, fromPush ? 1 : 0);
+    WHERE placements.state NOT IN ('releasing', 'pinned') OR ?`).run(hash, peerId, now, fromPush ? 1 : 0);
+}
+
+/** The holder refused to release it (it keeps it for a grant): keep counting it, stop asking. */
+export function markPinned(db: DB, hash: string, peerId: string, now: number): void {
+  db.prepare(`UPDATE placements SET state = 'pinned', updated_at = ? WHERE hash = ? AND peer_id = ?`).run(now, hash, peerId);
 }
 
 export function markReleasing(db: DB, hash: string, peerId: string, now: number): void {
@@ -33,6 +42,7 @@ export function dropPlacement(db: DB, hash: string, peerId: string): void {
 
 /** All placement records for this cell's present own objects, grouped by object hash. */
 export function holdersByObject(db: DB, owner: string): Map<string, { peer: string; state: PlacementState }[]> {
+  // Callers that feed the placement policy map 'pinned' to 'confirmed' (see round.ts).
   const rows = db.prepare(`SELECT p.hash, p.peer_id, p.state FROM placements p
     JOIN objects o ON o.hash = p.hash WHERE o.owner = ? AND o.present = 1 ORDER BY p.hash, p.peer_id`).all(owner) as PlacementRow[];
   const map = new Map<string, { peer: string; state: PlacementState }[]>();

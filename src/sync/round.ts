@@ -6,7 +6,7 @@ import { recordObject, type ObjectKind } from '../store/catalog.js';
 import { GroveError, describeError } from '../errors.js';
 import { planPlacement, type PeerInfo, type Holder } from './placement.js';
 import {
-  confirmPlacement, dropPlacement, holdersByObject, getInventorySeq, setInventorySeq, markReleasing,
+  confirmPlacement, dropPlacement, holdersByObject, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
 import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 
@@ -147,9 +147,14 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
     if (!route) continue;
     try {
       for (const h of hashes) markReleasing(env.db, h, peer, env.clock());
-      const done = await releaseObjects(env.client, route, hashes, signal);
-      env.db.transaction(() => { for (const h of done) dropPlacement(env.db, h, peer); })();
-      s.released += done.length;
+      const done = new Set(await releaseObjects(env.client, route, hashes, signal));
+      env.db.transaction(() => {
+        for (const h of hashes) {
+          if (done.has(h)) dropPlacement(env.db, h, peer);
+          else markPinned(env.db, h, peer, env.clock()); // refused: the holder keeps it for a grant
+        }
+      })();
+      s.released += done.size;
     } catch (e) {
       fail('release', peer, e);
     }
@@ -293,8 +298,19 @@ function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { sco
   const objects = (env.db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
     .all(env.selfId) as { hash: string; size: number }[]);
   const holders: Record<string, Holder[]> = {};
-  for (const [hash, list] of holdersByObject(env.db, env.selfId)) holders[hash] = list;
-  return planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
+  const pinned = new Set<string>();
+  for (const [hash, list] of holdersByObject(env.db, env.selfId)) {
+    holders[hash] = list.map((h) => {
+      if (h.state !== 'pinned') return { peer: h.peer, state: h.state };
+      pinned.add(`${hash}/${h.peer}`);
+      return { peer: h.peer, state: 'confirmed' as const };
+    });
+  }
+  const plan = planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
+  // A pinned copy counts but is never asked for again (the object then stays above the factor
+  // while the holder needs it for a grant).
+  plan.release = plan.release.filter((r) => !pinned.has(`${r.hash}/${r.peer}`));
+  return plan;
 }
 
 function groupByPeer(actions: { hash: string; peer: string }[]): Map<string, string[]> {

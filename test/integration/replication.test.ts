@@ -255,3 +255,50 @@ test('an idle round costs the same few KiB with 100 or 10 000 objects stored', a
   assert.ok(large < 16 * 1024, `idle round at 10 000 objects cost ${large} bytes`);
   assert.ok(large <= small * 1.2 + 256, `idle round grew from ${small} to ${large} bytes`);
 });
+
+test('a corrupt copy on a holder is dropped when found, and the next round replaces it', async (t) => {
+  const [a, b] = await startCells(t, 2, { config: { replication: { factor: 1 } } });
+  await pairCells(a!, b!);
+  const dir = await tmp(t);
+  const f = await addRandomFile(a!, dir, 'x.bin', 100_000);
+  await a!.cell.sync.service.runNow();
+  const chunk = chunksOf(a!.cell.home.db, f.manifest_hash)[0]!.hash;
+  const p = b!.cell.home.objects.pathOf(chunk);
+  const bytes = readFileSync(p);
+  bytes[10] = bytes[10]! ^ 0x80;
+  const fd = openSync(p, 'r+');
+  writeSync(fd, bytes, 0, bytes.length, 0);
+  closeSync(fd);
+  // A reads it back from B: refused as corrupt, and B drops its copy.
+  await assert.rejects(a!.cell.client.call(b!.url, b!.id, 'GET', `/api/objects/${chunk}`), /500|CORRUPT/);
+  await waitFor(() => !b!.cell.home.objects.has(chunk), 'the holder to drop its corrupt copy');
+  const s = await a!.cell.sync.service.runNow();
+  assert.ok(s.pushed >= 1);
+  assert.ok(b!.cell.home.objects.has(chunk));
+  assert.equal(await b!.cell.home.objects.check(chunk), 'ok');
+});
+
+test('copies a share recipient keeps for its grant count, and are not asked back round after round', async (t) => {
+  const [a, b, c] = await startCells(t, 3, { config: { replication: { factor: 1 } } });
+  await pairCells(a!, b!);
+  await pairCells(a!, c!);
+  a!.cell.peers.setPreferred(c!.id, true);
+  const dir = await tmp(t);
+  const f = await addRandomFile(a!, dir, 'shared.bin', 5 * MiB);
+  const objs = fileObjects(a!, f.manifest_hash);
+  await a!.cell.sync.service.runNow();
+  for (const h of objs) assert.deepEqual(holdersOnDisk([b!, c!], h), ['gamma'], 'factor 1: the preferred peer holds it');
+  // Sharing with B gives B copies too: one more than the factor. A asks B to release; B
+  // refuses (its grant needs them), and A then counts them and stops asking.
+  const shared = await a!.cell.sharing.share(f.path, [b!.id]);
+  assert.equal(shared.grants[0]!.delivered, true);
+  const s1 = await a!.cell.sync.service.runNow();
+  assert.equal(s1.released, 0);
+  for (const h of objs) assert.deepEqual(holdersOnDisk([b!, c!], h), ['beta', 'gamma'], 'the recipient keeps its copy');
+  const s2 = await a!.cell.sync.service.runNow();
+  assert.equal(s2.pushed + s2.released, 0);
+  assert.equal(s2.errors.length, 0, JSON.stringify(s2.errors));
+  assert.equal(s2.at_risk, 0);
+  const pinned = a!.cell.home.db.prepare("SELECT COUNT(*) AS n FROM placements WHERE peer_id = ? AND state = 'pinned'").get(b!.id) as { n: number };
+  assert.equal(pinned.n, objs.length);
+});
