@@ -194,7 +194,8 @@ export class ShareService {
     for (const o of todo) {
       signal?.throwIfAborted();
       if (holderHas(db, o.hash, peer.id)) continue;
-      report.bytes_sent += await pushObject(this.ctx.client, route, objects, o.hash, o.kind, signal);
+      const sent = await pushObject(this.ctx.client, route, objects, o.hash, o.kind, signal);
+      report.bytes_sent += sent; // the report may be shared with other deliveries: add after the await
       report.pushed++;
       confirmPlacement(db, o.hash, peer.id, this.ctx.clock(), true);
     }
