@@ -14,6 +14,8 @@ import { registerPairing } from './commands/pairing.js';
 import { registerPeers } from './commands/peers.js';
 import { registerShare } from './commands/share.js';
 import { registerChat } from './commands/chat.js';
+import { registerSync } from './commands/sync.js';
+import { registerPasswd } from './commands/passwd.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -39,6 +41,8 @@ export function buildProgram(): Command {
   registerPeers(program);
   registerShare(program);
   registerChat(program);
+  registerSync(program);
+  registerPasswd(program);
   return program;
 }
 
