@@ -47,6 +47,15 @@ function holdersOnDisk(cells: TestCell[], hash: string): string[] {
   return cells.filter((c) => c.cell.running && c.cell.home.objects.has(hash)).map((c) => c.name);
 }
 
+/** Flips one bit of a file in place (simulated disk corruption). */
+function flipBit(path: string, offset: number): void {
+  const bytes = readFileSync(path);
+  bytes[offset] = bytes[offset]! ^ 0x01;
+  const fd = openSync(path, 'r+');
+  writeSync(fd, bytes, 0, bytes.length, 0);
+  closeSync(fd);
+}
+
 async function tmp(t: import('node:test').TestContext) {
   const d = await mkdtemp(join(tmpdir(), 'grove-repl-'));
   t.after(() => rm(d, { recursive: true, force: true }));
@@ -109,12 +118,7 @@ test('a corrupted local chunk is repaired from a holder', async (t) => {
   const chunk = chunksOf(a!.cell.home.db, f.manifest_hash)[1]!.hash;
   assert.ok(b!.cell.home.objects.has(chunk));
   // Flip one bit of A's copy.
-  const p = a!.cell.home.objects.pathOf(chunk);
-  const bytes = readFileSync(p);
-  bytes[1000] = bytes[1000]! ^ 1;
-  const fd = openSync(p, 'r+');
-  writeSync(fd, bytes, 0, bytes.length, 0);
-  closeSync(fd);
+  flipBit(a!.cell.home.objects.pathOf(chunk), 1000);
   const before = await verifyStore(a!.cell.home);
   assert.deepEqual(before.corrupt, [chunk]);
   const r = await repairObjects({ ...a!.cell.sync.fetch(), objects: a!.cell.home.objects }, before.corrupt);
@@ -263,12 +267,7 @@ test('a corrupt copy on a holder is dropped when found, and the next round repla
   const f = await addRandomFile(a!, dir, 'x.bin', 100_000);
   await a!.cell.sync.service.runNow();
   const chunk = chunksOf(a!.cell.home.db, f.manifest_hash)[0]!.hash;
-  const p = b!.cell.home.objects.pathOf(chunk);
-  const bytes = readFileSync(p);
-  bytes[10] = bytes[10]! ^ 0x80;
-  const fd = openSync(p, 'r+');
-  writeSync(fd, bytes, 0, bytes.length, 0);
-  closeSync(fd);
+  flipBit(b!.cell.home.objects.pathOf(chunk), 10);
   // A reads it back from B: refused as corrupt, and B drops its copy.
   await assert.rejects(a!.cell.client.call(b!.url, b!.id, 'GET', `/api/objects/${chunk}`), /500|CORRUPT/);
   await waitFor(() => !b!.cell.home.objects.has(chunk), 'the holder to drop its corrupt copy');
