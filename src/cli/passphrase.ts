@@ -1,4 +1,3 @@
-import password from '@inquirer/password';
 import { GroveError } from '../errors.js';
 
 // Passphrase for key export/import: $GROVE_PASSPHRASE (scripts, tests), else a prompt on the
@@ -13,6 +12,8 @@ export async function readPassphrase(opts: { confirm: boolean; env?: NodeJS.Proc
     throw new GroveError('USAGE', 'no passphrase: set GROVE_PASSPHRASE or run in a terminal');
   }
   const ctx = { output: process.stderr };
+  // Loaded only when a prompt is needed (scripts and tests use $GROVE_PASSPHRASE).
+  const { default: password } = await import('@inquirer/password');
   try {
     const first = await password({ message: 'Passphrase:' }, ctx);
     if (opts.confirm) {

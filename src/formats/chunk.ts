@@ -26,11 +26,11 @@ export function openChunk(fileKey: Uint8Array, fileHash: Uint8Array, index: numb
 }
 
 /** `sealChunk` into a caller-owned buffer (reused across chunks); returns the sealed length. */
-export function sealChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, plaintext: Uint8Array): number {
-  return sealInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), plaintext);
+export function sealChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, plaintext: Uint8Array, piece?: number): number {
+  return sealInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), plaintext, piece);
 }
 
 /** `openChunk` into a caller-owned buffer; returns the plaintext length. */
-export function openChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, sealed: Uint8Array): number {
-  return openInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), sealed);
+export function openChunkInto(out: Uint8Array, fileKey: Uint8Array, fileHash: Uint8Array, index: number, sealed: Uint8Array, piece?: number): number {
+  return openInto(out, fileKey, chunkNonce(index), chunkAad(fileHash, index), sealed, piece);
 }

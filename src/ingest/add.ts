@@ -10,7 +10,7 @@ import type { Home } from '../home/home.js';
 import type { StagedObject } from '../store/objects.js';
 import { GroveError, badInput } from '../errors.js';
 import type { SealPool } from './pool.js';
-import { ChunkBuffers, Limiter, TaskWindow } from './buffers.js';
+import { Limiter, TaskWindow, type ChunkBuffers } from './buffers.js';
 import { latestVersion, chunksOf, insertVersion, type FileVersion } from './files.js';
 
 // `grove add` for one file (DESIGN §2), streaming in two passes:
@@ -32,17 +32,24 @@ export interface IngestContext {
   /** Bytes done: 'hash' in the first pass, 'store' in the second (or skipped as unchanged). */
   onProgress?: (phase: 'hash' | 'store', bytes: number) => void;
   /**
-   * Buffers to reuse across files (see `ingestBuffers`); without them each file allocates
-   * its own. Their count is the number of chunks in flight.
+   * Buffers to reuse across files (see `ingestBuffers`); without them each file gets its
+   * own for the duration of the add. Their count is the number of chunks in flight.
    */
   buffers?: ChunkBuffers;
 }
 
-/** Chunks in flight: enough to keep both workers and the disk busy; memory ≈ 2 × 4 MiB × this. */
-export const DEFAULT_INFLIGHT = 4;
+/**
+ * Chunks read ahead: enough to keep both workers busy (measured: 4 is no faster, and costs
+ * 4 MiB more of the 150 MB peak budget). Sealed chunks are written to a temp
+ * file (page cache) as soon as they come back, so fewer sealed buffers suffice; the fsync
+ * that follows holds no buffer. Memory ≈ 4 MiB × (this + SEALED_BUFFERS).
+ */
+export const DEFAULT_INFLIGHT = 3;
+const SEALED_BUFFERS = 2;
 
-export function ingestBuffers(inflight = DEFAULT_INFLIGHT): ChunkBuffers {
-  return new ChunkBuffers(Math.max(1, inflight), CHUNK_SIZE, TAG_LENGTH);
+/** Buffers for `IngestContext.buffers`; give them back with `pool.dispose(b.plain, b.sealed)`. */
+export function ingestBuffers(pool: SealPool, inflight = DEFAULT_INFLIGHT, sealed = SEALED_BUFFERS): ChunkBuffers {
+  return pool.chunkBuffers(inflight, sealed);
 }
 
 export interface AddResult {
@@ -80,10 +87,18 @@ export async function addFile(ctx: IngestContext, path: string, opts: AddOptions
 }
 
 async function addOpenFile(ctx: IngestContext, fh: FileHandle, before: BigIntStats, sourcePath: string): Promise<AddResult> {
+  const own = ctx.buffers ? undefined : ingestBuffers(ctx.pool);
+  try {
+    return await addWithBuffers(ctx, (ctx.buffers ?? own)!, fh, before, sourcePath);
+  } finally {
+    if (own) ctx.pool.dispose(own.plain, own.sealed);
+  }
+}
+
+async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandle, before: BigIntStats, sourcePath: string): Promise<AddResult> {
   const { home } = ctx;
   const { db, objects, keys } = home;
   const now = ctx.now ?? Date.now;
-  const buffers = ctx.buffers ?? ingestBuffers();
   const { digest: fileHash, size } = await hashPass(ctx, buffers, fh);
   const fileHashHex = fileHash.toString('hex');
   const name = basename(sourcePath);
@@ -182,22 +197,22 @@ async function hashPass(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandl
   try {
     while (failure === undefined) {
       ctx.signal?.throwIfAborted();
-      const ab = await ring.acquire();
+      const s = await ring.acquire();
       let n: number;
       try {
-        n = (await fh.read(new Uint8Array(ab), 0, ab.byteLength, pos)).bytesRead;
+        n = (await fh.read(s.bytes, 0, s.bytes.length, pos)).bytesRead;
       } catch (e) {
-        ring.release(ab);
+        ring.release(s);
         throw e;
       }
       if (n === 0) {
-        ring.release(ab);
+        ring.release(s);
         break;
       }
       pos += n;
-      stream.update(ab, n).then(
-        (back) => { ring.release(back); ctx.onProgress?.('hash', n); },
-        (e) => { failure ??= e; ring.release(); },
+      stream.update(s, n).then(
+        () => { ring.release(s); ctx.onProgress?.('hash', n); },
+        (e) => { failure ??= e; ring.release(s); },
       );
     }
     if (failure !== undefined) throw failure;
@@ -235,7 +250,7 @@ async function sealPass(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandl
     const len = Math.min(CHUNK_SIZE, size - i * CHUNK_SIZE);
     let got: number;
     try {
-      got = await readFully(fh, plain, len, i * CHUNK_SIZE);
+      got = await readFully(fh, plain.bytes, len, i * CHUNK_SIZE);
     } catch (e) {
       buffers.plain.release(plain);
       throw e;
@@ -247,20 +262,18 @@ async function sealPass(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandl
     const out = await buffers.sealed.acquire();
     const index = i;
     window.start(async () => {
-      let plainBack: ArrayBuffer | undefined;
-      let outBack: ArrayBuffer | undefined;
       let staged: StagedObject | undefined;
       let hash: string;
+      let plainHeld = true;
       try {
         const r = await pool.seal(key, fileHash, index, plain, len, out);
-        plainBack = r.data;
-        outBack = r.out;
-        buffers.plain.release(plainBack);
+        buffers.plain.release(plain);
+        plainHeld = false;
         hash = r.hash;
-        staged = await home.objects.stage(hash, new Uint8Array(r.out, 0, r.sealedLength));
+        staged = await home.objects.stage(hash, out.bytes.subarray(0, r.sealedLength));
       } finally {
-        if (!plainBack) buffers.plain.release();
-        buffers.sealed.release(outBack);
+        if (plainHeld) buffers.plain.release(plain);
+        buffers.sealed.release(out);
       }
       if (staged) {
         await fsyncs.run(() => staged.commit({ syncDir: false }));
@@ -280,8 +293,8 @@ async function sealPass(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandl
   return { chunks, newChunks };
 }
 
-async function readFully(fh: FileHandle, ab: ArrayBuffer, len: number, position: number): Promise<number> {
-  const view = new Uint8Array(ab, 0, len);
+async function readFully(fh: FileHandle, into: Uint8Array, len: number, position: number): Promise<number> {
+  const view = into.subarray(0, len);
   let off = 0;
   while (off < len) {
     const { bytesRead } = await fh.read(view, off, len - off, position + off);

@@ -1,31 +1,56 @@
-// A fixed set of equal-size ArrayBuffers that circulate between the reader, the workers
-// and back. Acquiring waits while all are in use, which is what bounds memory: at most
-// `count` buffers (plus their sealed/opened twins) exist, whatever the file size.
+import type { SlotRef } from './protocol.js';
+
+// Fixed sets of equal-size shared buffers that circulate between the reader, the workers
+// and the writer. Acquiring waits while all are in use, which is what bounds memory: at
+// most `count` buffers exist per ring, whatever the file size. Rings are made by the
+// SealPool (which attaches them to its workers) and given back with `SealPool.dispose`.
+
+export interface Slot extends SlotRef {
+  /** The whole slot; callers use a prefix of it. */
+  bytes: Uint8Array;
+}
 
 export class BufferRing {
-  private readonly free: ArrayBuffer[] = [];
-  private readonly waiters: ((b: ArrayBuffer) => void)[] = [];
+  readonly slots: readonly Slot[];
+  private readonly free: Slot[];
+  private readonly waiters: ((s: Slot) => void)[] = [];
 
-  constructor(readonly count: number, readonly bytes: number) {
-    for (let i = 0; i < count; i++) this.free.push(new ArrayBuffer(bytes));
+  constructor(readonly id: number, readonly buffers: SharedArrayBuffer[]) {
+    this.slots = buffers.map((b, slot) => ({ ring: id, slot, bytes: new Uint8Array(b) }));
+    this.free = [...this.slots].reverse();
   }
 
-  acquire(): Promise<ArrayBuffer> {
-    const b = this.free.pop();
-    if (b) return Promise.resolve(b);
+  get count(): number {
+    return this.slots.length;
+  }
+
+  /** Size of each buffer. */
+  get bytes(): number {
+    return this.slots[0]?.bytes.length ?? 0;
+  }
+
+  acquire(): Promise<Slot> {
+    const s = this.free.pop();
+    if (s) return Promise.resolve(s);
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /**
-   * Returns a buffer. A buffer lost to a failed job is replaced (`release()` with no
-   * argument), so waiters never hang.
-   */
-  release(b?: ArrayBuffer): void {
-    const buf = b && b.byteLength === this.bytes ? b : new ArrayBuffer(this.bytes);
+  release(s: Slot): void {
     const w = this.waiters.shift();
-    if (w) w(buf);
-    else this.free.push(buf);
+    if (w) w(s);
+    else this.free.push(s);
   }
+}
+
+/**
+ * The buffers one add or get cycles through: `count` plaintext buffers (4 MiB) and
+ * `sealed.count` sealed ones (4 MiB + tag). Share one set across the files of a command:
+ * nothing chunk-sized is allocated per chunk or per file, so memory stays flat.
+ */
+export interface ChunkBuffers {
+  plain: BufferRing;
+  sealed: BufferRing;
+  count: number;
 }
 
 /** Counts running tasks and lets a producer wait for room or for all of them. */
@@ -64,21 +89,6 @@ export class TaskWindow {
   async drain(): Promise<void> {
     while (this.running.size) await Promise.race(this.running);
     if (this.failed) throw this.firstError;
-  }
-}
-
-/**
- * The buffers one add or get cycles through: `count` plaintext buffers (4 MiB) and `count`
- * sealed ones (4 MiB + tag). Share one set across the files of a command: nothing
- * chunk-sized is allocated per chunk or per file, so memory stays flat.
- */
-export class ChunkBuffers {
-  readonly plain: BufferRing;
-  readonly sealed: BufferRing;
-
-  constructor(readonly count: number, chunkSize: number, tagLength: number) {
-    this.plain = new BufferRing(count, chunkSize);
-    this.sealed = new BufferRing(count, chunkSize + tagLength);
   }
 }
 

@@ -28,7 +28,7 @@ async function setup(t: import('node:test').TestContext) {
   const pool = new SealPool();
   t.after(() => pool.close());
   let clock = 1_700_000_000_000;
-  const ctx: IngestContext = { home, pool, now: () => (clock += 1000), buffers: ingestBuffers(3) };
+  const ctx: IngestContext = { home, pool, now: () => (clock += 1000), buffers: ingestBuffers(pool, 3, 2) };
   return { home, dir, pool, ctx };
 }
 

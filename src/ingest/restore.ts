@@ -1,14 +1,13 @@
 import { open, rename, unlink, stat, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import { CHUNK_SIZE, TAG_LENGTH } from '../crypto/domains.js';
 import { openManifest, type ChunkInfo, type FileManifest } from '../formats/manifest.js';
 import { recordObject, type ObjectKind } from '../store/catalog.js';
 import { tempPathFor, fsyncDir } from '../home/atomic.js';
 import type { Home } from '../home/home.js';
 import { GroveError, corrupt, notFound } from '../errors.js';
 import { SealPool } from './pool.js';
-import { ChunkBuffers } from './buffers.js';
+import type { ChunkBuffers, Slot } from './buffers.js';
 
 // `grove get`: rebuild a file from its manifest (DESIGN §2). Every object is checked against
 // its hash and every chunk against its tag, in workers, while the main thread reads objects
@@ -114,49 +113,84 @@ export async function restoreFile(home: Home, manifestHash: string, fileKey: Uin
   }
 }
 
+/** Start flushing the output to disk every this many bytes, so the final fsync is short. */
+const FLUSH_EVERY = 64 * 1024 * 1024;
+/** A sealed buffer is needed only from the read until a worker has opened it. */
+const SEALED_BUFFERS = 2;
+
 async function writeChunks(home: Home, pool: SealPool, m: FileManifest, key: Uint8Array, fh: FileHandle, opts: RestoreOptions): Promise<string[]> {
-  const buffers = new ChunkBuffers(Math.max(1, opts.inflight ?? 4), CHUNK_SIZE, TAG_LENGTH);
+  const buffers = pool.chunkBuffers(Math.max(1, opts.inflight ?? 4), SEALED_BUFFERS);
+  try {
+    return await writeChunksWith(home, pool, buffers, m, key, fh, opts);
+  } finally {
+    pool.dispose(buffers.plain, buffers.sealed);
+  }
+}
+
+async function writeChunksWith(home: Home, pool: SealPool, buffers: ChunkBuffers, m: FileManifest, key: Uint8Array, fh: FileHandle, opts: RestoreOptions): Promise<string[]> {
   const fileHash = Buffer.from(m.file_hash, 'hex');
-  const whole = createHash('sha256');
+  const whole = pool.hashStream();
   const healed: string[] = [];
-  // Chunks are opened concurrently but written in order: a FIFO of at most `count`.
+  // Chunks are opened (workers) and written at their offsets concurrently; then, in file
+  // order, each goes to the whole-file hash on one worker, after which its buffer is free.
+  // A FIFO of at most `count` chunks bounds it all.
   const queue: Promise<Opened>[] = [];
+  const hashing: Promise<void>[] = [];
   let written = 0;
-  const writeHead = async () => {
+  let flushedAt = 0;
+  let flushing: Promise<void> | undefined;
+  const finishHead = async () => {
     opts.signal?.throwIfAborted();
-    const { buf, length } = await queue.shift()!;
-    try {
-      const plain = new Uint8Array(buf, 0, length);
-      let off = 0;
-      while (off < length) off += (await fh.write(plain, off, length - off)).bytesWritten;
-      whole.update(plain);
-    } finally {
-      buffers.plain.release(buf);
-    }
+    const { slot, length } = await queue.shift()!;
+    hashing.push(whole.update(slot, length).finally(() => buffers.plain.release(slot)));
     written += length;
     opts.onProgress?.(length);
+    // fdatasync in the background: the disk works while we decrypt the rest.
+    if (!flushing && written - flushedAt >= FLUSH_EVERY) {
+      flushedAt = written;
+      flushing = fh.datasync().finally(() => { flushing = undefined; });
+    }
   };
   try {
+    let offset = 0;
     for (const c of m.chunks) {
       opts.signal?.throwIfAborted();
-      if (queue.length >= buffers.count) await writeHead();
-      const p = openStoredChunk({ home, pool, buffers, key, fileHash, manifest: m, opts, healed }, c);
+      if (queue.length >= buffers.count) await finishHead();
+      const at = offset;
+      offset += c.size;
+      const p = openStoredChunk({ home, pool, buffers, key, fileHash, manifest: m, opts, healed }, c).then(async (o) => {
+        try {
+          await writeAt(fh, o.slot.bytes.subarray(0, o.length), at);
+        } catch (e) {
+          buffers.plain.release(o.slot);
+          throw e;
+        }
+        return o;
+      });
       p.catch(() => {}); // surfaced when it reaches the head of the queue
       queue.push(p);
     }
-    while (queue.length) await writeHead();
+    while (queue.length) await finishHead();
+    await Promise.all(hashing);
+    await flushing;
   } catch (e) {
-    await Promise.allSettled(queue);
+    await Promise.allSettled([...queue, ...hashing, flushing]);
+    await whole.drop();
     throw e;
   }
-  if (written !== m.total_size || !whole.digest().equals(fileHash)) {
+  if (written !== m.total_size || !(await whole.digest()).equals(fileHash)) {
     throw corrupt(`restored ${m.filename} does not match its file hash ${m.file_hash}`, { hash: m.file_hash });
   }
   return healed;
 }
 
+async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += (await fh.write(data, off, data.length - off, position + off)).bytesWritten;
+}
+
 interface Opened {
-  buf: ArrayBuffer;
+  slot: Slot;
   length: number;
 }
 
@@ -171,28 +205,20 @@ interface ChunkJob {
   healed: string[];
 }
 
-/** Reads, checks and opens one chunk into a plaintext buffer (the caller releases it). */
+/** Reads, checks and opens one chunk into a plaintext slot (the caller releases it). */
 async function openStoredChunk(job: ChunkJob, c: ChunkInfo): Promise<Opened> {
   const { home, pool, buffers, key, fileHash, manifest: m, opts, healed } = job;
   const what = `chunk ${c.hash} (index ${c.index} of ${m.filename})`;
-  // The two buffers travel to a worker and back; `undefined` while away (or lost to a
-  // failed worker, in which case the rings replace them).
-  const held: { sealed?: ArrayBuffer; out?: ArrayBuffer } = {};
-  held.sealed = await buffers.sealed.acquire();
-  held.out = await buffers.plain.acquire();
+  const sealed = await buffers.sealed.acquire();
+  const out = await buffers.plain.acquire();
   let handedOver = false;
   const tryOpen = async (length: number): Promise<'ok' | 'hash' | 'tag'> => {
-    const sealed = held.sealed!;
-    const out = held.out!;
-    held.sealed = held.out = undefined;
     const r = await pool.open(key, fileHash, c.index, c.hash, sealed, length, out);
-    held.sealed = r.data;
-    held.out = r.out;
     if (r.status === 'ok' && r.plainLength !== c.size) throw corrupt(`${what} has the wrong size`, { hash: c.hash });
     return r.status;
   };
   try {
-    const len = await readInto(home.objects.pathOf(c.hash), held.sealed);
+    const len = await readInto(home.objects.pathOf(c.hash), sealed.bytes);
     let problem: 'missing' | 'hash' | 'tag';
     if (len === 'missing' || len === 'too-large') {
       problem = len === 'missing' ? 'missing' : 'hash';
@@ -200,7 +226,7 @@ async function openStoredChunk(job: ChunkJob, c: ChunkInfo): Promise<Opened> {
       const status = await tryOpen(len);
       if (status === 'ok') {
         handedOver = true;
-        return { buf: held.out!, length: c.size };
+        return { slot: out, length: c.size };
       }
       problem = status;
     }
@@ -211,12 +237,12 @@ async function openStoredChunk(job: ChunkJob, c: ChunkInfo): Promise<Opened> {
       if (bytes) {
         healed.push(c.hash);
         problem = 'tag'; // right hash, yet too large to be a chunk: it is not this chunk
-        if (bytes.length <= held.sealed!.byteLength) {
-          new Uint8Array(held.sealed!).set(bytes);
+        if (bytes.length <= sealed.bytes.length) {
+          sealed.bytes.set(bytes);
           const status = await tryOpen(bytes.length);
           if (status === 'ok') {
             handedOver = true;
-            return { buf: held.out!, length: c.size };
+            return { slot: out, length: c.size };
           }
           problem = status;
         }
@@ -226,13 +252,13 @@ async function openStoredChunk(job: ChunkJob, c: ChunkInfo): Promise<Opened> {
     if (problem === 'hash') throw corrupt(`${what} is corrupt (hash mismatch)`, { hash: c.hash });
     throw corrupt(`${what} is corrupt (authentication failed)`, { hash: c.hash });
   } finally {
-    if (!handedOver) buffers.plain.release(held.out);
-    buffers.sealed.release(held.sealed);
+    buffers.sealed.release(sealed);
+    if (!handedOver) buffers.plain.release(out);
   }
 }
 
-/** Reads an object file into `ab`; an object larger than any chunk cannot be one. */
-async function readInto(path: string, ab: ArrayBuffer): Promise<number | 'missing' | 'too-large'> {
+/** Reads an object file into `into`; an object larger than any chunk cannot be one. */
+async function readInto(path: string, into: Uint8Array): Promise<number | 'missing' | 'too-large'> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -242,11 +268,10 @@ async function readInto(path: string, ab: ArrayBuffer): Promise<number | 'missin
   }
   try {
     const size = (await fh.stat()).size;
-    if (size > ab.byteLength) return 'too-large';
-    const view = new Uint8Array(ab, 0, size);
+    if (size > into.length) return 'too-large';
     let off = 0;
     while (off < size) {
-      const { bytesRead } = await fh.read(view, off, size - off, off);
+      const { bytesRead } = await fh.read(into, off, size - off, off);
       if (bytesRead === 0) break;
       off += bytesRead;
     }

@@ -5,7 +5,7 @@ import { emit, fail, formatBytes, wantsJson, withHome } from '../context.js';
 import { byteProgress, progressEnabled } from '../progress.js';
 import { onInterrupt } from '../interrupt.js';
 import { walkInputs } from '../../ingest/walk.js';
-import { addFile, type AddResult } from '../../ingest/add.js';
+import { addFile, ingestBuffers, type AddResult } from '../../ingest/add.js';
 import { SealPool } from '../../ingest/pool.js';
 import type { Home } from '../../home/home.js';
 import { GroveError, describeError } from '../../errors.js';
@@ -28,13 +28,14 @@ export function registerAdd(program: Command): void {
         const bar = byteProgress({ enabled: progressEnabled(json), total, label: 'adding' });
         const interrupt = onInterrupt();
         const pool = new SealPool();
+        const buffers = ingestBuffers(pool);
         const late: { path: string; error: string }[] = [];
         try {
           for (const f of walked.files) {
             bar.label(basename(f.path));
             try {
               // Each pass reports its bytes; half of each is one byte of the file done.
-              results.push(await addFile({ home, pool, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, f.path));
+              results.push(await addFile({ home, pool, buffers, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, f.path));
             } catch (e) {
               if (interrupt.signal.aborted) throw interrupt.signal.reason;
               late.push({ path: f.path, error: describeError(e).replace(`: ${f.path}`, '') });
