@@ -1,0 +1,238 @@
+// `npm run bench:ingest [-- --size 1G --runs 3 --dir /tmp]`
+//
+// Throughput and peak memory of `grove add` and `grove get` (the real executable) on fresh
+// random data, beside `restic backup` of the same file into a fresh local repository and a
+// plain `dd bs=4M conv=fsync` copy. Every tool reads the same source file (from the page
+// cache after the first pass) and makes its output durable; each figure is the median of
+// the runs, interleaved so that background noise hits all tools alike. Targets (issue 2):
+// add >= 2.0x restic and >= 0.8x dd, get >= 0.8x dd, peak RSS <= 150 MB.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, readFile } from 'node:fs/promises';
+import { randomFill } from 'node:crypto';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+
+interface Args {
+  size: number;
+  runs: number;
+  dir: string;
+  json: boolean;
+}
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(s.trim());
+  if (!m) throw new Error(`bad size: ${s} (use e.g. 256M, 1G, 4G)`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { size: 1024 ** 3, runs: 3, dir: tmpdir(), json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--size') a.size = parseSize(v());
+    else if (k === '--runs') a.runs = Math.max(1, Number(v()));
+    else if (k === '--dir') a.dir = v();
+    else if (k === '--json') a.json = true;
+    else throw new Error(`unknown option ${k} (known: --size, --runs, --dir, --json)`);
+  }
+  return a;
+}
+
+const GROVE = fileURLToPath(new URL('../../bin/grove', import.meta.url));
+const TIME = '/usr/bin/time';
+
+interface Measured {
+  seconds: number;
+  /** Peak resident set size of the measured process in bytes (undefined if unknown). */
+  rss?: number;
+}
+
+/**
+ * Runs a command to completion and measures wall time and peak RSS. With /usr/bin/time
+ * the kernel's own max-RSS figure is used; otherwise VmHWM is polled from /proc.
+ */
+async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
+  const useTime = existsSync(TIME);
+  const statsFile = join(tmpdir(), `grove-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const argv = useTime ? ['-f', '%M', '-o', statsFile, cmd, ...args] : args;
+  const start = process.hrtime.bigint();
+  const child = spawn(useTime ? TIME : cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  let hwm = 0;
+  const poll = useTime ? undefined : setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
+    } catch { /* exited */ }
+  }, 10);
+  const [code] = (await once(child, 'close')) as [number | null];
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  if (poll) clearInterval(poll);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr.trim().split('\n').pop()}`);
+  let rss: number | undefined = hwm || undefined;
+  if (useTime) {
+    const kb = Number((await readFile(statsFile, 'utf8')).trim().split('\n').pop());
+    await rm(statsFile, { force: true });
+    if (Number.isFinite(kb)) rss = kb * 1024;
+  }
+  return { seconds, rss };
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${String(r.stderr).trim().split('\n').pop()}`);
+}
+
+/** Flush dirty pages so one measurement's writeback does not land in the next one. */
+function settle(): void {
+  spawnSync('sync');
+}
+
+function ensureRestic(): boolean {
+  if (spawnSync('restic', ['version']).status === 0) return true;
+  process.stderr.write('restic not found; installing Debian\'s restic (apt-get install -y restic)\n');
+  const r = spawnSync('apt-get', ['install', '-y', 'restic'], { stdio: 'ignore' });
+  return r.status === 0 && spawnSync('restic', ['version']).status === 0;
+}
+
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  const out = createWriteStream(path);
+  const block = 4 * 1024 * 1024;
+  for (let done = 0; done < size;) {
+    const n = Math.min(block, size - done);
+    const buf = Buffer.allocUnsafe(n);
+    await new Promise<void>((resolve, reject) => randomFill(buf, (e) => (e ? reject(e) : resolve())));
+    if (!out.write(buf)) await once(out, 'drain');
+    done += n;
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  return `${cpu.trim()}, ${cpus().length} cores, Node ${process.version}`;
+}
+
+interface Row {
+  name: string;
+  seconds: number;
+  mbps: number;
+  rss?: number;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (!existsSync(GROVE)) throw new Error(`grove executable not found at ${GROVE}`);
+  const haveRestic = ensureRestic();
+  const work = await mkdtemp(join(args.dir, 'grove-bench-'));
+  const cleanup = () => rm(work, { recursive: true, force: true });
+  process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
+  try {
+    const src = join(work, 'data.bin');
+    process.stderr.write(`writing ${(args.size / 1024 ** 3).toFixed(2)} GiB of random data to ${src}\n`);
+    await writeRandomFile(src, args.size);
+    settle();
+    const env = { GROVE_DASHBOARD_PASSWORD: 'bench-password', RESTIC_PASSWORD: 'bench-password' };
+    const samples: Record<string, Measured[]> = { add: [], get: [], restic: [], dd: [] };
+    for (let i = 0; i < args.runs; i++) {
+      process.stderr.write(`run ${i + 1}/${args.runs}\n`);
+      const out = join(work, 'dd.out');
+      samples.dd!.push(await measure('dd', [`if=${src}`, `of=${out}`, 'bs=4M', 'conv=fsync', 'status=none']));
+      await rm(out);
+      settle();
+
+      if (haveRestic) {
+        const repo = join(work, 'restic-repo');
+        run('restic', ['init', '--repo', repo, '--quiet'], env);
+        settle();
+        samples.restic!.push(await measure('restic', ['backup', '--repo', repo, '--quiet', src], env));
+        await rm(repo, { recursive: true });
+        settle();
+      }
+
+      const home = join(work, 'home');
+      run(process.execPath, [GROVE, '--home', home, 'init'], env);
+      settle();
+      samples.add!.push(await measure(process.execPath, [GROVE, '--home', home, 'add', src], env));
+      settle();
+      const restored = join(work, 'restored.bin');
+      samples.get!.push(await measure(process.execPath, [GROVE, '--home', home, 'get', 'data.bin', '-o', restored], env));
+      if (i === 0) {
+        const same = spawnSync('cmp', ['-s', src, restored]).status === 0;
+        if (!same) throw new Error('grove get did not return the same bytes');
+      }
+      await rm(restored);
+      await rm(home, { recursive: true });
+      settle();
+    }
+
+    const row = (name: string, key: string): Row | undefined => {
+      const s = samples[key]!;
+      if (!s.length) return undefined;
+      const seconds = median(s.map((x) => x.seconds));
+      const rssList = s.map((x) => x.rss).filter((x): x is number => x !== undefined);
+      return { name, seconds, mbps: args.size / 1e6 / seconds, ...(rssList.length ? { rss: Math.max(...rssList) } : {}) };
+    };
+    const add = row('grove add', 'add')!;
+    const get = row('grove get', 'get')!;
+    const restic = row('restic backup', 'restic');
+    const dd = row('dd bs=4M conv=fsync', 'dd')!;
+    const ratios = {
+      add_vs_restic: restic ? add.mbps / restic.mbps : undefined,
+      add_vs_dd: add.mbps / dd.mbps,
+      get_vs_dd: get.mbps / dd.mbps,
+    };
+    const rssLimit = 150 * 1e6;
+    const targets = {
+      'add >= 2.0x restic': ratios.add_vs_restic === undefined ? undefined : ratios.add_vs_restic >= 2.0,
+      'add >= 0.8x dd': ratios.add_vs_dd >= 0.8,
+      'get >= 0.8x dd': ratios.get_vs_dd >= 0.8,
+      'peak RSS <= 150 MB': (add.rss ?? 0) <= rssLimit && (get.rss ?? 0) <= rssLimit,
+    };
+    const all = { machine: machine(), size: args.size, runs: args.runs, rows: [add, get, restic, dd].filter(Boolean), ratios, targets, samples };
+    if (args.json) {
+      process.stdout.write(JSON.stringify(all, null, 2) + '\n');
+      return;
+    }
+    const fmt = (n: number, d = 2) => n.toFixed(d);
+    const lines = [
+      `machine: ${all.machine}`,
+      `data: ${(args.size / 1024 ** 3).toFixed(2)} GiB random, median of ${args.runs} run(s)`,
+      '',
+      `${'tool'.padEnd(22)}${'seconds'.padStart(9)}${'MB/s'.padStart(8)}${'peak RSS'.padStart(11)}${'vs dd'.padStart(8)}${'vs restic'.padStart(11)}`,
+    ];
+    for (const r of all.rows as Row[]) {
+      const vsDd = r === add || r === get ? `${fmt(r.mbps / dd.mbps)}x` : '';
+      const vsRestic = r === add && restic ? `${fmt(r.mbps / restic.mbps)}x` : '';
+      lines.push(`${r.name.padEnd(22)}${fmt(r.seconds).padStart(9)}${fmt(r.mbps, 0).padStart(8)}${(r.rss ? `${fmt(r.rss / 1e6, 0)} MB` : '').padStart(11)}${vsDd.padStart(8)}${vsRestic.padStart(11)}`);
+    }
+    lines.push('');
+    for (const [k, ok] of Object.entries(targets)) lines.push(`${ok === undefined ? 'n/a ' : ok ? 'ok  ' : 'MISS'} ${k}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
