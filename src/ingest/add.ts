@@ -5,7 +5,7 @@ import type { BigIntStats } from 'node:fs';
 import { CHUNK_SIZE, TAG_LENGTH } from '../crypto/domains.js';
 import { fileKey } from '../crypto/kdf.js';
 import { sealManifest, ENCRYPTION_META, type ChunkInfo, type FileManifest } from '../formats/manifest.js';
-import { recordObject } from '../store/catalog.js';
+import { recordObjects } from '../store/catalog.js';
 import type { Home } from '../home/home.js';
 import type { StagedObject } from '../store/objects.js';
 import { GroveError, badInput } from '../errors.js';
@@ -147,11 +147,10 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
     const committed = db.transaction(() => {
       // Another `grove add` of the same path may have committed a version meanwhile.
       if (!same && (latestVersion(db, sourcePath)?.version ?? 0) !== version - 1) return false;
-      const at = now();
-      for (const c of sealed.chunks) {
-        recordObject(db, { hash: c.hash, size: c.size + TAG_LENGTH, kind: 'chunk', owner: keys.cellId }, at);
-      }
-      recordObject(db, { hash: manifestHash, size: manifestBytes.length, kind: 'manifest', owner: keys.cellId }, at);
+      recordObjects(db, [
+        ...sealed.chunks.map((c) => ({ hash: c.hash, size: c.size + TAG_LENGTH, kind: 'chunk' as const, owner: keys.cellId })),
+        { hash: manifestHash, size: manifestBytes.length, kind: 'manifest', owner: keys.cellId },
+      ], now());
       if (!same) insertVersion(db, row, sealed.chunks);
       return true;
     }).immediate();

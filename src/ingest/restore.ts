@@ -31,7 +31,7 @@ export interface RestoreOptions extends LoadOptions {
   signal?: AbortSignal;
   /** Plaintext bytes written so far, as they happen. */
   onProgress?: (bytes: number) => void;
-  /** Chunks in flight (default 4). */
+  /** Chunks in flight (default 3). */
   inflight?: number;
 }
 
@@ -115,11 +115,13 @@ export async function restoreFile(home: Home, manifestHash: string, fileKey: Uin
 
 /** Start flushing the output to disk every this many bytes, so the final fsync is short. */
 const FLUSH_EVERY = 64 * 1024 * 1024;
+/** Chunks in flight (plaintext buffers): 4 measured no faster than 3, and 4 MiB bigger. */
+const DEFAULT_INFLIGHT = 3;
 /** A sealed buffer is needed only from the read until a worker has opened it. */
 const SEALED_BUFFERS = 2;
 
 async function writeChunks(home: Home, pool: SealPool, m: FileManifest, key: Uint8Array, fh: FileHandle, opts: RestoreOptions): Promise<string[]> {
-  const buffers = pool.chunkBuffers(Math.max(1, opts.inflight ?? 4), SEALED_BUFFERS);
+  const buffers = pool.chunkBuffers(Math.max(1, opts.inflight ?? DEFAULT_INFLIGHT), SEALED_BUFFERS);
   try {
     return await writeChunksWith(home, pool, buffers, m, key, fh, opts);
   } finally {
