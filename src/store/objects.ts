@@ -83,7 +83,9 @@ export class ObjectStore {
       await unlink(tmp).catch(() => {});
     };
     try {
-      await fh.writeFile(data);
+      // One pwrite for the whole object: FileHandle.writeFile would split it into 512 KiB
+      // writes, each a round trip through libuv's thread pool.
+      for (let off = 0; off < data.length;) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
     } catch (e) {
       await discard();
       throw e;
