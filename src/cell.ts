@@ -55,8 +55,6 @@ export interface CellOptions {
   advertise?: string[];
   /** Open the control socket (and cell.pid) on start. Default true. */
   control?: boolean;
-  /** fetch used by the peer client (tests). */
-  fetch?: typeof fetch;
   /** How long stop() lets in-flight requests finish before cutting connections. Default 10 s. */
   stopGraceMs?: number;
 }
@@ -124,7 +122,7 @@ export class Cell implements PeerContext {
     this.clock = opts.clock ?? Date.now;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ cell: this.id.slice(0, 8) });
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.client = new PeerClient({ selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock, fetch: opts.fetch });
+    this.client = new PeerClient({ selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock });
     this.peers = new PeerRegistry(home.db, this.clock);
     this.records = new PeerRecords(home.paths, (msg, detail) => this.log.warn(detail ?? {}, msg));
     this.app = createPeerServer({
@@ -341,6 +339,7 @@ export class Cell implements PeerContext {
       }
     }
     await this.records.flush();
+    this.client.close();
     this.home.close();
     this.state = 'stopped';
   }

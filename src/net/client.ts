@@ -1,6 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   signRequest, toHttpHeaders, newNonce, parseSignedHeaders, verifyResponse, EMPTY_SHA256,
 } from './signing.js';
@@ -8,13 +10,23 @@ import { GroveError } from '../errors.js';
 
 // The signed peer client (DESIGN §3). Every response is checked to come from the cell we
 // meant to reach, for this request; anything else is PEER_ERROR and its body is ignored.
+// Transport: node:http(s) with a keep-alive agent per client. (bench:sync measured Node's
+// fetch at ~0.7x the throughput of node:http for 4 MiB uploads on loopback.)
 
 export interface PeerClientDeps {
   selfId: string;
   identity: KeyObject;
   clock: () => number;
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  /** Connections kept per peer address (default 8). */
+  maxSockets?: number;
+}
+
+/** A received response: status, headers and the (not yet read) body. */
+interface Reply {
+  status: number;
+  headers: { get(name: string): string | null };
+  body: IncomingMessage;
 }
 
 export interface CallOptions {
@@ -39,7 +51,20 @@ export interface PeerResponse<T = unknown> {
 export const DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024;
 
 export class PeerClient {
-  constructor(private readonly deps: PeerClientDeps) {}
+  private readonly http: HttpAgent;
+  private readonly https: HttpsAgent;
+
+  constructor(private readonly deps: PeerClientDeps) {
+    const agent = { keepAlive: true, maxSockets: deps.maxSockets ?? 8, keepAliveMsecs: 30_000 };
+    this.http = new HttpAgent(agent);
+    this.https = new HttpsAgent(agent);
+  }
+
+  /** Closes idle kept-alive connections (a stopping cell calls it). */
+  close(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
 
   get selfId(): string {
     return this.deps.selfId;
@@ -48,8 +73,14 @@ export class PeerClient {
   /** A signed request; returns the verified, buffered response body (JSON-parsed if JSON). */
   async call<T = unknown>(baseUrl: string, peerId: string, method: string, path: string, opts: CallOptions = {}): Promise<PeerResponse<T>> {
     const { res, started, sentBytes, nonce } = await this.send(baseUrl, peerId, method, path, opts);
+    let h: string;
+    try {
+      h = this.verify(res, peerId, method, path, nonce);
+    } catch (e) {
+      res.body.destroy();
+      throw e;
+    }
     const body = await readLimited(res, opts.maxBytes ?? DEFAULT_MAX_RESPONSE);
-    const h = this.verify(res, peerId, method, path, nonce);
     if (createHash('sha256').update(body).digest('hex') !== h) throw peerError('response body does not match its signature');
     const latencyMs = performance.now() - started;
     const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
@@ -75,7 +106,13 @@ export class PeerClient {
    */
   async download<R>(baseUrl: string, peerId: string, path: string, sink: (body: Readable, expectedSha256: string) => Promise<R>, opts: CallOptions = {}): Promise<{ result: R; latencyMs: number }> {
     const { res, started, nonce } = await this.send(baseUrl, peerId, 'GET', path, opts);
-    const expected = this.verify(res, peerId, 'GET', path, nonce);
+    let expected: string;
+    try {
+      expected = this.verify(res, peerId, 'GET', path, nonce);
+    } catch (e) {
+      res.body.destroy();
+      throw e;
+    }
     if (res.status >= 400) {
       const body = await readLimited(res, 64 * 1024).catch(() => Buffer.alloc(0));
       if (createHash('sha256').update(body).digest('hex') !== expected) throw peerError('response body does not match its signature');
@@ -83,10 +120,12 @@ export class PeerClient {
       try { code = String(JSON.parse(body.toString()).error ?? ''); } catch { /* not JSON */ }
       throw new GroveError('PEER_ERROR', `peer refused: ${res.status} ${code}`.trim(), { status: res.status, code });
     }
-    if (!res.body) throw peerError('empty response');
-    const stream = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream);
-    const result = await sink(stream, expected);
-    return { result, latencyMs: performance.now() - started };
+    try {
+      const result = await sink(res.body, expected);
+      return { result, latencyMs: performance.now() - started };
+    } finally {
+      if (!res.body.readableEnded) res.body.destroy();
+    }
   }
 
   private async send(baseUrl: string, peerId: string, method: string, path: string, opts: CallOptions) {
@@ -114,7 +153,7 @@ export class PeerClient {
     }
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
-    const url = new URL(path, baseUrl).toString();
+    const url = new URL(path, baseUrl);
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (let attempt = 0; ; attempt++) {
       // Signed afresh on each attempt: a retry carries a new nonce.
@@ -122,30 +161,47 @@ export class PeerClient {
       const signed = signRequest(this.deps.identity, { method, path }, {
         from: this.deps.selfId, to: peerId, ts: this.deps.clock(), nonce, bodySha256,
       });
-      const headers: Record<string, string> = { ...toHttpHeaders(signed) };
+      const headers: Record<string, string | number> = { ...toHttpHeaders(signed) };
       if (contentType) headers['content-type'] = contentType;
+      if (body === undefined) headers['content-length'] = 0;
+      else if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
       const started = performance.now();
       try {
-        const res = await (this.deps.fetch ?? fetch)(url, {
-          method,
-          headers,
-          body: body as unknown as RequestInit['body'],
-          signal,
-          redirect: 'error',
-          ...(body && !Buffer.isBuffer(body) ? { duplex: 'half' } : {}),
-        } as RequestInit);
+        const res = await this.exchange(url, method, headers, body, signal);
         return { res, started, sentBytes, nonce };
       } catch (e) {
         // Typically a pooled keep-alive connection the peer had already closed (it restarted or
         // timed the connection out). One retry on a new connection: peer requests are safe to
         // repeat (reads; content-addressed puts; a repeated pairing is refused, never doubled).
         if (attempt === 0 && replayable && !signal.aborted && isStaleConnection(e)) continue;
-        throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeFetchError(e)}`, undefined, { cause: e });
+        throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeNetError(e, signal)}`, undefined, { cause: e });
       }
     }
   }
 
-  private verify(res: Response, peerId: string, method: string, path: string, requestNonce: string): string {
+  /** One HTTP exchange: resolves when the response headers have arrived. */
+  private exchange(url: URL, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<Reply> {
+    const https = url.protocol === 'https:';
+    if (!https && url.protocol !== 'http:') return Promise.reject(new GroveError('BAD_INPUT', `unsupported route scheme ${url.protocol}`));
+    return new Promise<Reply>((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(url, { method, headers, agent: https ? this.https : this.http, signal }, (res) => {
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return typeof v === 'string' ? v : null; } },
+          body: res,
+        });
+      });
+      req.on('error', reject);
+      if (body === undefined) req.end();
+      else if (Buffer.isBuffer(body)) req.end(body);
+      else {
+        body.on('error', (e) => req.destroy(e));
+        body.pipe(req);
+      }
+    });
+  }
+
+  private verify(res: Reply, peerId: string, method: string, path: string, requestNonce: string): string {
     try {
       const h = parseSignedHeaders(res.headers);
       verifyResponse({ method, path, status: res.status, requestNonce }, h, peerId, this.deps.selfId, this.deps.clock());
@@ -163,29 +219,32 @@ function peerError(msg: string): GroveError {
 }
 
 function isStaleConnection(e: unknown): boolean {
-  const code = (e as { cause?: { code?: string } })?.cause?.code;
-  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+  const code = (e as { code?: string })?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-function describeFetchError(e: unknown): string {
-  const err = e as { name?: string; cause?: { code?: string; message?: string }; message?: string };
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
-  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? 'network error';
+function describeNetError(e: unknown, signal?: AbortSignal): string {
+  const err = e as { name?: string; code?: string; message?: string };
+  if (signal?.aborted || err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
+  return err?.code ?? err?.message ?? 'network error';
 }
 
-async function readLimited(res: Response, max: number): Promise<Buffer> {
-  if (!res.body) return Buffer.alloc(0);
+async function readLimited(res: Reply, max: number): Promise<Buffer> {
   const parts: Buffer[] = [];
   let n = 0;
   try {
-    for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
-      n += piece.length;
-      if (n > max) throw new GroveError('PEER_ERROR', 'response too large');
-      parts.push(Buffer.from(piece));
+    for await (const piece of res.body) {
+      const buf = piece as Buffer;
+      n += buf.length;
+      if (n > max) {
+        res.body.destroy();
+        throw new GroveError('PEER_ERROR', 'response too large');
+      }
+      parts.push(buf);
     }
   } catch (e) {
     if (e instanceof GroveError) throw e;
-    throw new GroveError('UNREACHABLE', `connection lost: ${describeFetchError(e)}`);
+    throw new GroveError('UNREACHABLE', `connection lost: ${describeNetError(e)}`);
   }
   return Buffer.concat(parts);
 }
