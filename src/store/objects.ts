@@ -156,6 +156,20 @@ export class ObjectStore {
     return { size, written: true };
   }
 
+  /**
+   * Reads a whole object without checking it: only for sending it to a peer, which checks
+   * the hash before storing anything (a corrupt copy is refused there, never spread).
+   * Missing → NOT_FOUND.
+   */
+  async readUnverified(hash: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(hash));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${hash} is missing`, { hash });
+      throw e;
+    }
+  }
+
   /** Reads a whole object and checks its hash. Missing → NOT_FOUND, mismatch → CORRUPT. */
   async get(hash: string): Promise<Buffer> {
     const path = this.pathOf(hash);

@@ -69,6 +69,7 @@ export function attachSync(cell: Cell, opts: SyncAttachOptions = {}): CellSync {
     lastSeen: (id) => cell.records.peerHealth(id)?.last_ok ?? undefined,
     exchanges: cell.exchanges,
     afterPush: (reachable: Route[], s) => refreshIndex(recovery(), reachable, s),
+    onCorrupt: (hash) => cell.events.emit('corrupt', hash),
   });
 
   const service = new SyncService(env);

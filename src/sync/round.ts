@@ -15,6 +15,12 @@ import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './
 // pull what we need, push what it should hold, extras (manifests, grants, chat), 5 update
 // check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O.
 
+/**
+ * Uploads in flight during a round: enough to overlap one object's hashing and fsync at the
+ * holder with the next transfers (bench:sync: 6 was no faster than 4; memory ≈ 4 MiB each).
+ */
+export const PUSH_CONCURRENCY = 4;
+
 export interface SyncPeerState {
   id: string;
   name: string;
@@ -50,6 +56,8 @@ export interface SyncEnv {
   updateCheck?: () => Promise<void>;
   /** After pushes: refresh and spread the recovery index. */
   afterPush?: (reachable: Route[], summary: RoundSummary) => Promise<void>;
+  /** A local object found corrupt (a holder refused its bytes): repair it. */
+  onCorrupt?: (hash: string) => void;
   concurrency?: number;
   inventoryPageSize?: number;
 }
@@ -126,7 +134,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   const kinds = objectKinds(env.db, env.selfId);
   const stale = staleHolders(env, peers, online);
   const healedHashes = new Set<string>();
-  await mapLimit(plan.push, env.concurrency ?? 4, async ({ hash, peer }) => {
+  await mapLimit(plan.push, env.concurrency ?? PUSH_CONCURRENCY, async ({ hash, peer }) => {
     const route = byPeer.get(peer);
     if (!route || refusing.has(peer)) return;
     try {
@@ -137,6 +145,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
       if (holdersFor(env, hash).some((h) => stale.has(h))) healedHashes.add(hash);
     } catch (e) {
       if (e instanceof GroveError && (e.detail?.status === 507 || e.code === 'UNREACHABLE')) refusing.add(peer);
+      if (e instanceof GroveError && e.code === 'CORRUPT') env.onCorrupt?.(hash);
       fail('push', peer, e);
     }
   });

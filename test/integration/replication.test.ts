@@ -301,3 +301,17 @@ test('copies a share recipient keeps for its grant count, and are not asked back
   const pinned = a!.cell.home.db.prepare("SELECT COUNT(*) AS n FROM placements WHERE peer_id = ? AND state = 'pinned'").get(b!.id) as { n: number };
   assert.equal(pinned.n, objs.length);
 });
+
+test('a corrupt local object is never spread: the holder refuses it and the round reports it', async (t) => {
+  const [a, b] = await startCells(t, 2, { config: { replication: { factor: 1 } } });
+  await pairCells(a!, b!);
+  const dir = await tmp(t);
+  const f = await addRandomFile(a!, dir, 'y.bin', 300_000);
+  const chunk = chunksOf(a!.cell.home.db, f.manifest_hash)[0]!.hash;
+  flipBit(a!.cell.home.objects.pathOf(chunk), 5);
+  const s = await a!.cell.sync.service.runNow();
+  assert.ok(s.errors.some((e) => e.step === 'push' && /corrupt/.test(e.error)), JSON.stringify(s.errors));
+  assert.equal(b!.cell.home.objects.has(chunk), false);
+  assert.ok(b!.cell.home.objects.has(f.manifest_hash), 'the sound objects were placed');
+  assert.equal(s.at_risk, 1);
+});
