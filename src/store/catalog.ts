@@ -94,8 +94,9 @@ export function inventorySince(db: DB, since: number, limit: number): InventoryP
 }
 
 export function ownerUsage(db: DB, owner: string): number {
-  const r = db.prepare('SELECT COALESCE(SUM(size), 0) AS n FROM objects WHERE owner = ? AND present = 1').get(owner) as { n: number };
-  return r.n;
+  // Kept by triggers on `objects` (migration 31).
+  const r = db.prepare('SELECT bytes FROM owner_usage WHERE owner = ?').get(owner) as { bytes: number } | undefined;
+  return r?.bytes ?? 0;
 }
 
 export function objectTotals(db: DB): { objects: number; bytes: number } {

@@ -124,6 +124,32 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 31,
+    name: 'owner-usage',
+    sql: `
+      -- Bytes held per owner, kept by triggers, so a quota check on every PUT costs one row
+      -- read instead of summing all of that owner's objects.
+      CREATE TABLE owner_usage (
+        owner TEXT PRIMARY KEY,
+        bytes INTEGER NOT NULL
+      );
+      INSERT INTO owner_usage(owner, bytes)
+        SELECT owner, SUM(size) FROM objects WHERE present = 1 GROUP BY owner;
+      CREATE TRIGGER objects_usage_insert AFTER INSERT ON objects WHEN NEW.present = 1 BEGIN
+        INSERT INTO owner_usage(owner, bytes) VALUES (NEW.owner, NEW.size)
+          ON CONFLICT(owner) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER objects_usage_update AFTER UPDATE OF present, size, owner ON objects BEGIN
+        UPDATE owner_usage SET bytes = bytes - OLD.size WHERE owner = OLD.owner AND OLD.present = 1;
+        INSERT INTO owner_usage(owner, bytes) SELECT NEW.owner, NEW.size WHERE NEW.present = 1
+          ON CONFLICT(owner) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER objects_usage_delete AFTER DELETE ON objects WHEN OLD.present = 1 BEGIN
+        UPDATE owner_usage SET bytes = bytes - OLD.size WHERE owner = OLD.owner;
+      END;
+    `,
+  },
+  {
     version: 40,
     name: 'sharing',
     sql: `
