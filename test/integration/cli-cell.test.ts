@@ -1,52 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { runGrove } from '../helpers/ingest.js';
+import { CLI_ENV, groveJson, startDaemon } from '../helpers/cli.js';
 
 // The real `grove` executable: two homes, two daemons as child processes, invite/pair,
 // peers with measured routes, status, single instance, clean exit on SIGTERM.
 
-const GROVE = fileURLToPath(new URL('../../../bin/grove', import.meta.url));
-const ENV = { ...process.env, GROVE_DASHBOARD_PASSWORD: 'cli-test-password', GROVE_HOME: '' };
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function grove(home: string, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [GROVE, '--home', home, ...args], { env: ENV, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function groveJson<T>(home: string, ...args: string[]): Promise<T> {
-  const r = await grove(home, '--json', ...args);
-  assert.equal(r.code, 0, `grove ${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as T;
-}
-
-/** Starts `grove start --json` and resolves with its first line (the cell's id and URL). */
-async function startDaemon(t: import('node:test').TestContext, home: string): Promise<{ child: ChildProcess; id: string; api_url: string }> {
-  const child = spawn(process.execPath, [GROVE, '--home', home, '--json', 'start', '--port', '0', '--host', '127.0.0.1'], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await Promise.race([
-    once(lines, 'line').then(([l]) => l as string),
-    once(child, 'exit').then(([code]) => { throw new Error(`grove start exited with ${code}: ${stderr}`); }),
-  ]);
-  const info = JSON.parse(first) as { id: string; api_url: string };
-  return { child, ...info };
+function grove(home: string, ...args: string[]) {
+  return runGrove(home, args, { env: CLI_ENV });
 }
 
 interface PeersOut {
