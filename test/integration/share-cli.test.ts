@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startCells, pairCells, stopCell, type TestCell } from '../helpers/cells.js';
 import { scratch } from './share-helpers.js';
+import { runGrove } from '../helpers/ingest.js';
 import { chunksOf } from '../../src/ingest/files.js';
 import { recordRemoved } from '../../src/store/catalog.js';
 
@@ -15,20 +14,8 @@ import { recordRemoved } from '../../src/store/catalog.js';
 // cells running in this process (their control sockets: the CLI goes through the daemon when
 // one runs, and works in-process when none does).
 
-const BIN = fileURLToPath(new URL('../../../bin/grove', import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function grove(c: TestCell, ...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, '--home', c.root, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+function grove(c: TestCell, ...args: string[]) {
+  return runGrove(c.root, args);
 }
 
 async function json<T>(c: TestCell, ...args: string[]): Promise<T> {
