@@ -36,12 +36,16 @@ export function goldenIdentityPem(): string {
 /** Cell ID: raw Ed25519 public key, RFC 4648 base32, lowercase, no padding. */
 export function goldenOwner(): string {
   const spki = createPublicKey(createPrivateKey(goldenIdentityPem())).export({ type: 'spki', format: 'der' });
-  const raw = spki.subarray(spki.length - 32);
+  return refBase32(spki.subarray(spki.length - 32));
+}
+
+/** RFC 4648 base32, lowercase, no padding, written from the RFC (no library). */
+export function refBase32(bytes: Uint8Array): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
   let bits = 0;
   let value = 0;
   let out = '';
-  for (const byte of raw) {
+  for (const byte of bytes) {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {

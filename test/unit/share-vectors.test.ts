@@ -9,6 +9,7 @@ import canonicalizeImpl from 'canonicalize';
 import { createGrant, verifyGrant, unwrapFileKey, type ShareGrant } from '../../src/formats/grant.js';
 import { sealMessage, openMessage, type ChatEnvelope } from '../../src/formats/chat.js';
 import { keyPairFromPem } from '../../src/crypto/keys.js';
+import { refBase32 } from './golden-derive.js';
 
 // Golden vectors for share grants and chat messages (DESIGN §2, docs/formats.md). The first
 // block of each suite re-derives every output from the fixture's inputs with plain node:crypto
@@ -46,23 +47,6 @@ function refHkdf32(ikm: Buffer, salt: Buffer, info: string): Buffer {
   return createHmac('sha256', prk).update(Buffer.concat([Buffer.from(info, 'utf8'), Buffer.from([1])])).digest();
 }
 
-/** RFC 4648 base32, lowercase, no padding. */
-function refBase32(bytes: Buffer): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const b of bytes) {
-    value = (value << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
-}
 
 function refRawPublic(k: KeyObject): Buffer {
   const jwk = createPublicKey(k).export({ format: 'jwk' });
