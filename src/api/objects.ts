@@ -27,12 +27,40 @@ function kindParam(query: unknown): ObjectKind {
   return k as ObjectKind;
 }
 
+/**
+ * The kind of one of this cell's own objects (a file of ours names it, or our catalog says it
+ * is ours), else undefined. A peer that holds a copy of it may send it back while ours is
+ * missing, but must not become its owner here: it could then release (delete) it.
+ */
+function ownKind(db: PeerContext['home']['db'], hash: string, selfId: string): ObjectKind | undefined {
+  if (db.prepare('SELECT 1 FROM files WHERE manifest_hash = ? LIMIT 1').get(hash)) return 'manifest';
+  const row = db.prepare('SELECT kind FROM objects WHERE hash = ? AND owner = ?').get(hash, selfId) as { kind: ObjectKind } | undefined;
+  if (row) return row.kind;
+  if (db.prepare('SELECT 1 FROM file_chunks WHERE hash = ? LIMIT 1').get(hash)) return 'chunk';
+  return undefined;
+}
+
 function quotaExceeded(): GroveError {
   return new GroveError('QUOTA_EXCEEDED', 'storage quota for your cell is used up on this cell');
 }
 
+/**
+ * Uploads one peer may have in flight at once. Each is buffered (≤ MAX_OBJECT_BYTES) until its
+ * hash is checked, so this bounds the memory a peer can pin; senders use 4 (PUSH_CONCURRENCY).
+ */
+export const MAX_PUTS_IN_FLIGHT_PER_PEER = 16;
+
 export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
   const { objects, db } = ctx.home;
+  // Per owner: uploads being received, and the bytes they may still add to its usage. Without
+  // the reservation, parallel uploads would each see the same remaining quota and overrun it.
+  const inFlight = new Map<string, number>();
+  const reserved = new Map<string, number>();
+  const add = (m: Map<string, number>, k: string, n: number) => {
+    const v = (m.get(k) ?? 0) + n;
+    if (v === 0) m.delete(k);
+    else m.set(k, v);
+  };
 
   app.get('/api/objects/:hash', async (req, reply) => {
     const hash = hashParam(req.params);
@@ -54,25 +82,37 @@ export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
     checkContentLength(req, MAX_OBJECT_BYTES);
     if (req.signed?.bodySha256 !== hash) throw badInput('the signed body hash is not the object hash');
     const owner = req.peer!;
+    if ((inFlight.get(owner) ?? 0) >= MAX_PUTS_IN_FLIGHT_PER_PEER) throw new GroveError('CONFLICT', 'too many uploads in flight from your cell; retry later');
     const present = isPresent(db, hash);
+    const own = present ? undefined : ownKind(db, hash, ctx.id);
     let max = MAX_OBJECT_BYTES;
-    if (!present) {
+    let reserve = 0;
+    if (!present && !own) {
       const q = ctx.home.config.quota;
-      const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner);
+      const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
       const declared = Number(req.headers['content-length'] ?? NaN);
       if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
       max = Math.min(max, remaining);
+      reserve = Number.isFinite(declared) ? declared : max;
     }
     let stored: { size: number; written: boolean };
+    add(inFlight, owner, 1);
+    add(reserved, owner, reserve);
     try {
-      stored = await objects.putStream(hash, bodyStream(req), max);
-    } catch (e) {
-      // An undeclared length that runs past the remaining quota (but not the object limit).
-      if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw quotaExceeded();
-      throw e;
+      try {
+        stored = await objects.putStream(hash, bodyStream(req), max);
+      } catch (e) {
+        // An undeclared length that runs past the remaining quota (but not the object limit).
+        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw quotaExceeded();
+        throw e;
+      }
+      if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
+      else if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
+    } finally {
+      add(inFlight, owner, -1);
+      add(reserved, owner, -reserve);
     }
-    if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
-    ctx.events.emit('object-stored', { hash, size: stored.size, kind, owner, written: stored.written });
+    ctx.events.emit('object-stored', { hash, size: stored.size, kind: own ?? kind, owner: own ? ctx.id : owner, written: stored.written });
     return { stored: true, hash, size: stored.size };
   });
 }

@@ -14,6 +14,8 @@ import { chatLocalKey, openLocal, sealLocal, type Direction } from './local.js';
 export const MAX_CHAT_AGE_MS = 365 * 24 * 3600 * 1000;
 /** Text bytes one peer may have stored here (a paired peer is trusted, not unlimited). */
 export const MAX_INBOX_BYTES_PER_PEER = 256 * 1024 * 1024;
+/** What each message is charged besides its text (its row), so tiny messages are bounded too. */
+export const INBOX_BYTES_PER_MESSAGE = 256;
 
 interface MessageRow {
   peer: string;
@@ -107,7 +109,7 @@ export function receiveMessage(home: Home, callerId: string, body: unknown, now:
     if (db.prepare(`SELECT 1 FROM chat_messages WHERE peer = ? AND direction = 'in' AND seq = ?`).get(m.from, m.seq)) {
       throw new GroveError('CONFLICT', `another message already has seq ${m.seq}`);
     }
-    const used = addInboxBytes(db, m.from, Buffer.byteLength(m.text, 'utf8'));
+    const used = addInboxBytes(db, m.from, Buffer.byteLength(m.text, 'utf8') + INBOX_BYTES_PER_MESSAGE);
     if (used > MAX_INBOX_BYTES_PER_PEER) throw new GroveError('QUOTA_EXCEEDED', 'your messages fill the space this cell keeps for you');
     db.prepare(`INSERT INTO chat_messages(peer, direction, seq, id, sent_at, stored_at, delivered_at, body)
       VALUES (?, 'in', ?, ?, ?, ?, ?, ?)`).run(m.from, m.seq, m.id, m.sent_at, now, now,

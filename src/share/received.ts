@@ -59,8 +59,12 @@ export function receiveGrant(home: Home, callerId: string, body: unknown, now: n
   const result = db.transaction((): ReceiveResult => {
     const row = getReceived(db, g.manifest_hash, g.creator_pubkey);
     if (row && (row.dropped_at === null || g.granted_at <= row.granted_at)) return { accepted: false, duplicate: true };
-    const held = (db.prepare('SELECT COUNT(*) AS n FROM received_grants WHERE creator = ? AND dropped_at IS NULL').get(g.creator_pubkey) as { n: number }).n;
-    if (held >= MAX_GRANTS_PER_CREATOR) throw new GroveError('QUOTA_EXCEEDED', `this cell holds ${MAX_GRANTS_PER_CREATOR} grants from you already`);
+    // A dropped grant's row is kept to refuse its replay, which the age check refuses once it is
+    // old enough: only then can the row go. Dropped rows count too, or share-unshare cycles
+    // would grow the table without bound.
+    db.prepare('DELETE FROM received_grants WHERE creator = ? AND dropped_at IS NOT NULL AND granted_at < ?').run(g.creator_pubkey, now - MAX_GRANT_AGE_MS);
+    const held = (db.prepare('SELECT COUNT(*) AS n FROM received_grants WHERE creator = ?').get(g.creator_pubkey) as { n: number }).n;
+    if (!row && held >= MAX_GRANTS_PER_CREATOR) throw new GroveError('QUOTA_EXCEEDED', `this cell holds ${MAX_GRANTS_PER_CREATOR} grants from you already`);
     db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
       ON CONFLICT(manifest_hash, creator) DO UPDATE SET grant_json = excluded.grant_json, filename = excluded.filename,

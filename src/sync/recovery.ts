@@ -106,22 +106,48 @@ export interface RestoreResult {
  * and rebuilds the file listing from the manifests (fetched from whichever peer has them).
  */
 export async function restoreFromPeers(d: RecoveryDeps, routes: () => Route[], signal?: AbortSignal): Promise<RestoreResult> {
-  let best: { route: Route; hash: string; created_at: number } | undefined;
+  // A holder's pointer (hash, created_at) is only its word: a peer could point at an old index
+  // of ours it kept, with a created_at far in the future, to roll the restore back. Only the
+  // created_at sealed and signed inside the index itself decides which one is newest.
+  const candidates: { route: Route; hash: string; claimed: number }[] = [];
   const errors: string[] = [];
   for (const r of routes()) {
     try {
       const res = await d.client.call<{ hash: string; created_at: number }>(r.url, r.peerId, 'GET', '/api/index', { signal });
       if (!isHash(res.data?.hash) || !Number.isSafeInteger(res.data.created_at)) continue;
-      if (!best || res.data.created_at > best.created_at) best = { route: r, hash: res.data.hash, created_at: res.data.created_at };
+      candidates.push({ route: r, hash: res.data.hash, claimed: res.data.created_at });
     } catch (e) {
       errors.push(`${r.peerId.slice(0, 12)}: ${describeError(e)}`);
     }
   }
+  candidates.sort((a, b) => b.claimed - a.claimed);
+  let best: { route: Route; hash: string; created_at: number; index: FileIndex } | undefined;
+  const opened = new Set<string>();
+  const pulled: string[] = [];
+  for (const c of candidates) {
+    // Honest holders claim the sealed value: once claims fall below the best opened, stop.
+    if (best && c.claimed < best.created_at) break;
+    if (opened.has(c.hash)) continue;
+    let index: FileIndex;
+    const had = d.objects.has(c.hash);
+    try {
+      if (!had) await pullObject(d.client, c.route, d.objects, c.hash, signal);
+      index = openIndex(d.master, d.selfId, await d.objects.get(c.hash));
+    } catch (e) {
+      errors.push(`${c.route.peerId.slice(0, 12)}: ${describeError(e)}`);
+      if (!had) await d.objects.remove(c.hash).catch(() => {});
+      continue;
+    }
+    opened.add(c.hash);
+    if (!had) pulled.push(c.hash);
+    if (!best || index.created_at > best.created_at) best = { route: c.route, hash: c.hash, created_at: index.created_at, index };
+  }
+  // Older indexes fetched only to compare them are not kept.
+  for (const h of pulled) if (h !== best?.hash) await d.objects.remove(h).catch(() => {});
   if (!best) {
     throw new GroveError('NOT_FOUND', `no peer holds an index for this cell${errors.length ? ` (${errors.join('; ')})` : ''}; pair with a surviving peer first`);
   }
-  await pullObject(d.client, best.route, d.objects, best.hash, signal);
-  const index = openIndex(d.master, d.selfId, await d.objects.get(best.hash));
+  const index = best.index;
   const now = d.clock();
   recordObject(d.db, { hash: best.hash, size: (await d.objects.size(best.hash)) ?? 0, kind: 'index', owner: d.selfId }, now);
 

@@ -4,6 +4,7 @@ import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
 import { recordObject, type ObjectKind } from '../store/catalog.js';
 import { GroveError, describeError } from '../errors.js';
+import { isHash } from '../crypto/encoding.js';
 import { planPlacement, type PeerInfo, type Holder } from './placement.js';
 import {
   confirmPlacement, dropPlacement, holdersByObject, getInventorySeq, setInventorySeq, markReleasing, markPinned,
@@ -213,11 +214,14 @@ async function readInventory(env: SyncEnv, r: Route, s: RoundSummary, signal?: A
     const res = await env.client.call<InventoryResponse>(r.url, r.peerId, 'GET', `/api/inventory?since=${since}&limit=${limit}`, { signal });
     s.bytes_received += res.bytesReceived;
     const page = res.data;
-    if (!page || !Array.isArray(page.items) || !Number.isSafeInteger(page.next)) throw new GroveError('PEER_ERROR', 'malformed inventory');
+    // A page that says there is more must move forward, or a peer could keep us paging forever.
+    if (!page || !Array.isArray(page.items) || !Number.isSafeInteger(page.next) || (page.more && page.next <= since)) {
+      throw new GroveError('PEER_ERROR', 'malformed inventory');
+    }
     const now = env.clock();
     env.db.transaction(() => {
       for (const it of page.items) {
-        if (it.owner !== env.selfId || typeof it.hash !== 'string') continue;
+        if (!it || it.owner !== env.selfId || !isHash(it.hash)) continue;
         if (it.present) confirmPlacement(env.db, it.hash, r.peerId, now);
         else dropPlacement(env.db, it.hash, r.peerId);
       }
