@@ -4,7 +4,9 @@ import { inventorySince } from '../store/catalog.js';
 import { badInput } from '../errors.js';
 
 // GET /api/inventory?since=N[&limit=M] (DESIGN §3: incremental, by sequence number).
-// Answers the objects whose seq is above N, oldest first, at most M (bounded) per page.
+// Answers the caller's own objects held here whose seq is above N, oldest first, at most M
+// (bounded) per page. Other owners' objects are none of the caller's business: listing them
+// would leak who else stores here, and which hashes (security review).
 
 export const INVENTORY_DEFAULT_LIMIT = 1000;
 export const INVENTORY_MAX_LIMIT = 10_000;
@@ -22,6 +24,6 @@ export function registerInventory(app: FastifyInstance, ctx: PeerContext): void 
     const q = (req.query ?? {}) as Record<string, unknown>;
     const since = intParam(q.since, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = intParam(q.limit, 'limit', 1, INVENTORY_MAX_LIMIT, INVENTORY_DEFAULT_LIMIT);
-    return inventorySince(ctx.home.db, since, limit);
+    return inventorySince(ctx.home.db, since, limit, req.peer!);
   });
 }

@@ -81,9 +81,11 @@ export interface InventoryPage {
   more: boolean;
 }
 
-export function inventorySince(db: DB, since: number, limit: number): InventoryPage {
-  const rows = db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE seq > ? ORDER BY seq LIMIT ?')
-    .all(since, limit + 1) as ObjectRow[];
+/** Objects changed after `since`, oldest first; only `owner`'s when given (what a peer may see). */
+export function inventorySince(db: DB, since: number, limit: number, owner?: string): InventoryPage {
+  const rows = (owner === undefined
+    ? db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE seq > ? ORDER BY seq LIMIT ?').all(since, limit + 1)
+    : db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?').all(owner, since, limit + 1)) as ObjectRow[];
   const more = rows.length > limit;
   const page = rows.slice(0, limit);
   return {

@@ -150,6 +150,14 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    version: 32,
+    name: 'inventory-by-owner',
+    sql: `
+      -- A peer's inventory request lists only its own objects (src/api/inventory.ts).
+      CREATE INDEX objects_owner_seq ON objects(owner, seq);
+    `,
+  },
+  {
     version: 40,
     name: 'sharing',
     sql: `

@@ -315,3 +315,18 @@ test('a corrupt local object is never spread: the holder refuses it and the roun
   assert.ok(b!.cell.home.objects.has(f.manifest_hash), 'the sound objects were placed');
   assert.equal(s.at_risk, 1);
 });
+
+test("a peer's inventory lists only its own objects held there", async (t) => {
+  const [a, b, c] = await startCells(t, 3, { config: { replication: { factor: 1 } } });
+  await pairCells(b!, a!);
+  await pairCells(b!, c!);
+  const dir = await tmp(t);
+  const fa = await addRandomFile(a!, dir, 'a.bin', 1000);
+  await addRandomFile(c!, dir, 'c.bin', 2000);
+  await a!.cell.sync.service.runNow();
+  await c!.cell.sync.service.runNow();
+  const inv = await a!.cell.client.call<{ items: { hash: string; owner: string }[] }>(b!.url, b!.id, 'GET', '/api/inventory?since=0');
+  assert.ok(inv.data.items.length >= 2);
+  assert.ok(inv.data.items.every((i) => i.owner === a!.id), 'no other owner is listed');
+  assert.ok(inv.data.items.some((i) => i.hash === fa.manifest_hash));
+});
