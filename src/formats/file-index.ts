@@ -37,6 +37,10 @@ export interface FileIndex {
   created_at: number;
   files: IndexFile[];
   peers: IndexPeer[];
+  /** Grants other cells gave us (signed by them; re-verified on restore), so the Feed survives. */
+  grants?: unknown[];
+  /** Paths we share, and with whom, so newer versions keep following after a rebuild. */
+  shares?: { path: string; recipient: string }[];
 }
 
 interface Envelope {
@@ -88,6 +92,10 @@ export function openIndex(master: Uint8Array, expectedOwner: string, bytes: Uint
   }
   for (const p of idx.peers) {
     if (!isCellId(p.id) || !Array.isArray(p.routes)) throw corrupt('invalid index peer');
+  }
+  if (idx.grants !== undefined && !Array.isArray(idx.grants)) throw corrupt('invalid index grants');
+  if (idx.shares !== undefined && (!Array.isArray(idx.shares) || !idx.shares.every((x) => x && typeof x.path === 'string' && isCellId(x.recipient)))) {
+    throw corrupt('invalid index shares');
   }
   return idx;
 }

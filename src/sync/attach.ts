@@ -44,6 +44,7 @@ export function attachSync(cell: Cell, opts: SyncAttachOptions = {}): CellSync {
   });
 
   const recovery = (): RecoveryDeps => ({
+    home: cell.home,
     selfId: cell.id, identity: cell.home.keys.identity.privateKey, master: cell.home.keys.master,
     db, objects, client: cell.client, peers: cell.peers, clock: cell.clock,
   });

@@ -1,5 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { DB } from '../store/db.js';
+import type { Home } from '../home/home.js';
+import { receiveGrant } from '../share/received.js';
+import { activateShare } from '../share/sent.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
 import type { PeerRegistry } from '../peers/registry.js';
@@ -22,6 +25,7 @@ import type { RoundSummary } from './round.js';
 // with one survivor, reads the index, learns every holder, and rebuilds the file listing.
 
 export interface RecoveryDeps {
+  home: Home;
   selfId: string;
   identity: KeyObject;
   master: Buffer;
@@ -49,7 +53,10 @@ export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
     id: p.id, name: p.name, x25519: p.x25519, preferred: p.preferred,
     routes: p.routes.filter((r) => r.kind !== 'mdns').map((r) => ({ url: r.url, kind: r.kind })),
   }));
-  return { owner: d.selfId, created_at: now, files, peers };
+  const grants = (d.db.prepare('SELECT grant_json FROM received_grants WHERE dropped_at IS NULL ORDER BY manifest_hash, creator').all() as { grant_json: string }[])
+    .map((r) => JSON.parse(r.grant_json) as unknown);
+  const shares = d.db.prepare('SELECT path, recipient FROM shares WHERE revoked_at IS NULL ORDER BY path, recipient').all() as { path: string; recipient: string }[];
+  return { owner: d.selfId, created_at: now, files, peers, grants, shares };
 }
 
 /**
@@ -59,7 +66,8 @@ export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
 export async function refreshIndex(d: RecoveryDeps, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
   const now = d.clock();
   const idx = buildIndex(d, now);
-  const content = sha256Hex(canonicalJson({ files: idx.files, peers: idx.peers }));
+  const { created_at: _at, ...content0 } = idx;
+  const content = sha256Hex(canonicalJson(content0));
   let current = meta(d.db, 'index_hash');
   const old = current;
   if (meta(d.db, 'index_content') !== content || !current || !d.objects.has(current)) {
@@ -98,6 +106,9 @@ export interface RestoreResult {
   files: number;
   restored: number;
   peers_added: number;
+  /** Grants other cells gave us, back in the Feed (re-verified; expired ones are skipped). */
+  grants_restored: number;
+  shares_restored: number;
   missing_manifests: string[];
 }
 
@@ -196,10 +207,28 @@ export async function restoreFromPeers(d: RecoveryDeps, routes: () => Route[], s
     })();
     restored++;
   }
+  // The Feed: each grant is checked again exactly as if its creator had just sent it.
+  let grantsRestored = 0;
+  for (const g of index.grants ?? []) {
+    const creator = (g as { creator_pubkey?: unknown } | null)?.creator_pubkey;
+    if (typeof creator !== 'string') continue;
+    try {
+      if (receiveGrant(d.home, creator, g, now).accepted) grantsRestored++;
+    } catch {
+      // Expired or no longer valid: the sharer can share again.
+    }
+  }
+  let sharesRestored = 0;
+  for (const sh of index.shares ?? []) {
+    if (!d.peers.get(sh.recipient)) continue;
+    activateShare(d.db, sh.path, sh.recipient, now);
+    sharesRestored++;
+  }
   // Re-read every peer's inventory from the start: placements are rebuilt from what holders say.
   d.db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
   return {
     index_from: best.route.peerId, index_created_at: best.created_at, files: index.files.length,
-    restored, peers_added: peersAdded, missing_manifests: missing,
+    restored, peers_added: peersAdded, grants_restored: grantsRestored, shares_restored: sharesRestored,
+    missing_manifests: missing,
   };
 }

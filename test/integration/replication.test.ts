@@ -17,6 +17,7 @@ import { repairObjects, fetchFromPeers } from '../../src/sync/repair.js';
 import { exportKeyBundle, importKeyBundle } from '../../src/home/backup.js';
 import { createCell } from '../../src/cell.js';
 import { createInvite, pairWithCode } from '../../src/peers/pairing.js';
+import { feedItems } from '../../src/share/received.js';
 import { recordObject } from '../../src/store/catalog.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { pino } from 'pino';
@@ -138,6 +139,10 @@ test('total loss: key import + pairing with one survivor + restore brings every 
   const dir = await tmp(t);
   const f1 = await addRandomFile(a!, dir, 'one.bin', 4 * MiB + 1);
   const f2 = await addRandomFile(a!, dir, 'two.txt', 1000);
+  // C shares a file with A, and A shares one with C: both survive the rebuild too.
+  const fc = await addRandomFile(c!, dir, 'from-c.bin', 5000);
+  assert.equal((await c!.cell.sharing.share(fc.path, [a!.id])).grants[0]!.delivered, true);
+  await a!.cell.sharing.share(f2.path, [c!.id]);
   await a!.cell.sync.service.runNow();
   const bundle = join(dir, 'keys.bundle');
   await exportKeyBundle(a!.root, bundle, 'correct horse battery', { scrypt: { N: 1024, r: 8, p: 1 } });
@@ -156,6 +161,9 @@ test('total loss: key import + pairing with one survivor + restore brings every 
   await a2.probeAndBench();
   const r = await a2.sync.restore();
   assert.equal(r.restored, 2);
+  assert.equal(r.grants_restored, 1);
+  assert.equal(r.shares_restored, 1);
+  assert.deepEqual(feedItems(a2.home).map((i) => i.filename), ['from-c.bin']);
   assert.ok(a2.peers.get(c!.id), 'the other holder is learned from the index');
   for (const f of [f1, f2]) {
     const v = byManifest(a2.home.db, f.manifest_hash)!;

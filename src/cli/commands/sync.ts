@@ -29,6 +29,7 @@ export function registerSync(program: Command): void {
       const r = await daemonOr<RestoreResult>(cmd, 'restore', {}, (cell) => cell.sync.restore());
       emit(cmd, r, () => [
         `index from ${r.index_from.slice(0, 12)} (${new Date(r.index_created_at).toISOString()}): ${r.files} file versions, ${r.restored} restored, ${r.peers_added} peers added`,
+        `${r.grants_restored} files shared with you back in the feed, ${r.shares_restored} of your shares resumed`,
         ...(r.missing_manifests.length ? [`${r.missing_manifests.length} manifests could not be fetched yet; run \`grove restore\` again when more peers are online`] : []),
         'files come back with `grove get`; the next sync rounds pull every chunk home',
       ].join('\n'));
