@@ -41,6 +41,8 @@ export interface FileIndex {
   grants?: unknown[];
   /** Paths we share, and with whom, so newer versions keep following after a rebuild. */
   shares?: { path: string; recipient: string }[];
+  /** Last chat sequence number sent to each peer, so a rebuilt cell does not reuse one. */
+  chat_seq?: Record<string, number>;
 }
 
 interface Envelope {
@@ -94,6 +96,10 @@ export function openIndex(master: Uint8Array, expectedOwner: string, bytes: Uint
     if (!isCellId(p.id) || !Array.isArray(p.routes)) throw corrupt('invalid index peer');
   }
   if (idx.grants !== undefined && !Array.isArray(idx.grants)) throw corrupt('invalid index grants');
+  if (idx.chat_seq !== undefined && (typeof idx.chat_seq !== 'object' || idx.chat_seq === null
+    || !Object.entries(idx.chat_seq).every(([k, v]) => isCellId(k) && Number.isSafeInteger(v) && v >= 0))) {
+    throw corrupt('invalid index chat_seq');
+  }
   if (idx.shares !== undefined && (!Array.isArray(idx.shares) || !idx.shares.every((x) => x && typeof x.path === 'string' && isCellId(x.recipient)))) {
     throw corrupt('invalid index shares');
   }

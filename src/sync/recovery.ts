@@ -56,7 +56,11 @@ export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
   const grants = (d.db.prepare('SELECT grant_json FROM received_grants WHERE dropped_at IS NULL ORDER BY manifest_hash, creator').all() as { grant_json: string }[])
     .map((r) => JSON.parse(r.grant_json) as unknown);
   const shares = d.db.prepare('SELECT path, recipient FROM shares WHERE revoked_at IS NULL ORDER BY path, recipient').all() as { path: string; recipient: string }[];
-  return { owner: d.selfId, created_at: now, files, peers, grants, shares };
+  const chatSeq: Record<string, number> = {};
+  for (const r of d.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'chat_seq:%' ORDER BY key").all() as { key: string; value: string }[]) {
+    chatSeq[r.key.slice('chat_seq:'.length)] = Number(r.value);
+  }
+  return { owner: d.selfId, created_at: now, files, peers, grants, shares, chat_seq: chatSeq };
 }
 
 /**
@@ -224,6 +228,10 @@ export async function restoreFromPeers(d: RecoveryDeps, routes: () => Route[], s
     activateShare(d.db, sh.path, sh.recipient, now);
     sharesRestored++;
   }
+  // Chat: continue each conversation's numbering after the last message the index saw.
+  const setSeq = d.db.prepare(`INSERT INTO meta(key, value) VALUES (?, ?)
+    ON CONFLICT(key) DO UPDATE SET value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER) THEN excluded.value ELSE value END`);
+  for (const [peer, seq] of Object.entries(index.chat_seq ?? {})) setSeq.run(`chat_seq:${peer}`, String(seq));
   // Re-read every peer's inventory from the start: placements are rebuilt from what holders say.
   d.db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
   return {

@@ -143,6 +143,7 @@ test('total loss: key import + pairing with one survivor + restore brings every 
   const fc = await addRandomFile(c!, dir, 'from-c.bin', 5000);
   assert.equal((await c!.cell.sharing.share(fc.path, [a!.id])).grants[0]!.delivered, true);
   await a!.cell.sharing.share(f2.path, [c!.id]);
+  await a!.cell.chat.send(c!.id, 'before the disk died');
   await a!.cell.sync.service.runNow();
   const bundle = join(dir, 'keys.bundle');
   await exportKeyBundle(a!.root, bundle, 'correct horse battery', { scrypt: { N: 1024, r: 8, p: 1 } });
@@ -164,6 +165,9 @@ test('total loss: key import + pairing with one survivor + restore brings every 
   assert.equal(r.grants_restored, 1);
   assert.equal(r.shares_restored, 1);
   assert.deepEqual(feedItems(a2.home).map((i) => i.filename), ['from-c.bin']);
+  // Chat numbering continues: C accepts the rebuilt cell's next message.
+  const sent = await a2.chat.send(c!.id, 'back again');
+  assert.equal(sent.delivered, true, JSON.stringify(sent));
   assert.ok(a2.peers.get(c!.id), 'the other holder is learned from the index');
   for (const f of [f1, f2]) {
     const v = byManifest(a2.home.db, f.manifest_hash)!;
