@@ -1,7 +1,7 @@
 import type { Home } from '../home/home.js';
 import type { DB } from '../store/db.js';
-import { nextCounter } from '../store/db.js';
-import { openMessage, parseEnvelope, sealMessage, type ChatEnvelope } from '../formats/chat.js';
+import { nextCounter, getMeta, setMeta } from '../store/db.js';
+import { openMessage, parseEnvelope, sealMessage, type ChatEnvelope, type ChatMessage } from '../formats/chat.js';
 import { MAX_SKEW_MS } from '../net/signing.js';
 import { GroveError, badInput, forbidden } from '../errors.js';
 import { chatLocalKey, openLocal, sealLocal, type Direction } from './local.js';
@@ -121,19 +121,12 @@ export function receiveMessage(home: Home, callerId: string, body: unknown, now:
 /** Adds to the running total of text bytes received from a peer (in the caller's transaction, which rolls it back on refusal). */
 function addInboxBytes(db: DB, peerId: string, n: number): number {
   const key = `chat_in_bytes:${peerId}`;
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-  const total = (row ? Number(row.value) : 0) + n;
-  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, String(total));
+  const total = Number(getMeta(db, key) ?? 0) + n;
+  setMeta(db, key, String(total));
   return total;
 }
 
-export interface ChatLine {
-  id: string;
-  from: string;
-  to: string;
-  text: string;
-  sent_at: number;
-  seq: number;
+export interface ChatLine extends ChatMessage {
   /** Ours: the peer accepted it. Theirs: always true (we have it). */
   delivered: boolean;
   /** Ours: the peer refused it for good. */

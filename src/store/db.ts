@@ -41,10 +41,18 @@ export function migrate(db: DB, migrations: Migration[]): void {
   }
 }
 
+/** A value from the `meta` key-value table. */
+export function getMeta(db: DB, key: string): string | undefined {
+  return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+}
+
+export function setMeta(db: DB, key: string, value: string): void {
+  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
 /** Next value of a monotonic counter kept in `meta` (call inside a transaction). */
 export function nextCounter(db: DB, key: string): number {
-  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
-  const next = (row ? Number(row.value) : 0) + 1;
-  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, String(next));
+  const next = Number(getMeta(db, key) ?? 0) + 1;
+  setMeta(db, key, String(next));
   return next;
 }

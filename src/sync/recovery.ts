@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { DB } from '../store/db.js';
+import { getMeta as meta, setMeta, type DB } from '../store/db.js';
 import type { Home } from '../home/home.js';
 import { receiveGrant } from '../share/received.js';
 import { activateShare } from '../share/sent.js';
@@ -34,14 +34,6 @@ export interface RecoveryDeps {
   client: PeerClient;
   peers: PeerRegistry;
   clock: () => number;
-}
-
-function meta(db: DB, key: string): string | undefined {
-  return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
-}
-
-function setMeta(db: DB, key: string, value: string): void {
-  db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
 }
 
 export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
