@@ -11,6 +11,7 @@ import type { StagedObject } from '../store/objects.js';
 import { GroveError, badInput } from '../errors.js';
 import type { SealPool } from './pool.js';
 import { Limiter, TaskWindow, type ChunkBuffers } from './buffers.js';
+import { readFully } from './read.js';
 import { latestVersion, chunksOf, insertVersion, type FileVersion } from './files.js';
 
 // `grove add` for one file (DESIGN §2), streaming in two passes:
@@ -290,15 +291,4 @@ async function sealPass(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandl
     throw new GroveError('CONFLICT', 'the file changed while it was being added; try again');
   }
   return { chunks, newChunks };
-}
-
-async function readFully(fh: FileHandle, into: Uint8Array, len: number, position: number): Promise<number> {
-  const view = into.subarray(0, len);
-  let off = 0;
-  while (off < len) {
-    const { bytesRead } = await fh.read(view, off, len - off, position + off);
-    if (bytesRead === 0) break;
-    off += bytesRead;
-  }
-  return off;
 }

@@ -8,6 +8,7 @@ import type { Home } from '../home/home.js';
 import { GroveError, corrupt, notFound } from '../errors.js';
 import { SealPool } from './pool.js';
 import type { ChunkBuffers, Slot } from './buffers.js';
+import { readFully } from './read.js';
 
 // `grove get`: rebuild a file from its manifest (DESIGN §2). Every object is checked against
 // its hash and every chunk against its tag, in workers, while the main thread reads objects
@@ -271,13 +272,7 @@ async function readInto(path: string, into: Uint8Array): Promise<number | 'missi
   try {
     const size = (await fh.stat()).size;
     if (size > into.length) return 'too-large';
-    let off = 0;
-    while (off < size) {
-      const { bytesRead } = await fh.read(into, off, size - off, off);
-      if (bytesRead === 0) break;
-      off += bytesRead;
-    }
-    return off;
+    return await readFully(fh, into, size);
   } finally {
     await fh.close();
   }

@@ -4,6 +4,7 @@ import type { Home } from '../home/home.js';
 import { CHUNK_SIZE, TAG_LENGTH } from '../crypto/domains.js';
 import { SealPool } from './pool.js';
 import { TaskWindow, type BufferRing } from './buffers.js';
+import { readFully } from './read.js';
 
 // `grove verify`: re-hash every object the catalog says we hold, plus every chunk and
 // manifest our own files reference, and list object files the catalog does not know.
@@ -85,7 +86,7 @@ async function checkObject(home: Home, pool: SealPool, ring: BufferRing, hash: s
     }
     const slot = await ring.acquire();
     try {
-      const length = await readAll(fh, slot.bytes, size);
+      const length = await readFully(fh, slot.bytes, size);
       return (await pool.hash(slot, length)) === hash ? 'ok' : 'corrupt';
     } finally {
       ring.release(slot);
@@ -93,15 +94,4 @@ async function checkObject(home: Home, pool: SealPool, ring: BufferRing, hash: s
   } finally {
     await fh.close();
   }
-}
-
-async function readAll(fh: FileHandle, into: Uint8Array, size: number): Promise<number> {
-  const view = into.subarray(0, size);
-  let off = 0;
-  while (off < size) {
-    const { bytesRead } = await fh.read(view, off, size - off, off);
-    if (bytesRead === 0) break;
-    off += bytesRead;
-  }
-  return off;
 }

@@ -1,7 +1,7 @@
 import type { DB } from '../store/db.js';
 import type { PeerHealth } from '../peers/records.js';
-import { countCopies, countAtRisk, type CopyView, type Holder, type PeerInfo } from './placement.js';
-import { holdersByObject } from './placements.js';
+import { countCopies, countAtRisk, type CopyView, type PeerInfo } from './placement.js';
+import { policyHolders } from './placements.js';
 
 // What `grove ls` ("copies", "desired", "holders") and `grove status` ("at_risk") report,
 // computed with the same rules as the placement policy (a holder offline past the grace
@@ -18,10 +18,7 @@ export interface CopyContext {
 }
 
 export function copyView(c: CopyContext): CopyView {
-  const holders: Record<string, Holder[]> = {};
-  for (const [hash, list] of holdersByObject(c.db, c.selfId)) {
-    holders[hash] = list.map((h) => ({ peer: h.peer, state: h.state === 'pinned' ? 'confirmed' : h.state }));
-  }
+  const { holders } = policyHolders(c.db, c.selfId);
   const peers: PeerInfo[] = c.peers.map((p) => {
     const h = c.health(p.id);
     return {

@@ -1,4 +1,5 @@
 import type { DB } from '../store/db.js';
+import type { Holder } from './placement.js';
 
 // The placements table: which peers hold copies of this cell's own objects. A record is
 // written only from a holder's signed answer (a PUT it acknowledged, or its inventory),
@@ -40,18 +41,21 @@ export function dropPlacement(db: DB, hash: string, peerId: string): void {
   db.prepare('DELETE FROM placements WHERE hash = ? AND peer_id = ?').run(hash, peerId);
 }
 
-/** All placement records for this cell's present own objects, grouped by object hash. */
-export function holdersByObject(db: DB, owner: string): Map<string, { peer: string; state: PlacementState }[]> {
-  // Callers that feed the placement policy map 'pinned' to 'confirmed' (see round.ts).
+/**
+ * The placement records of this cell's present own objects as the placement policy sees them,
+ * by object hash. A pinned copy is a confirmed copy to the policy; `pinned` lists them
+ * (`hash/peer`) so their release is never asked for again.
+ */
+export function policyHolders(db: DB, owner: string): { holders: Record<string, Holder[]>; pinned: Set<string> } {
   const rows = db.prepare(`SELECT p.hash, p.peer_id, p.state FROM placements p
     JOIN objects o ON o.hash = p.hash WHERE o.owner = ? AND o.present = 1 ORDER BY p.hash, p.peer_id`).all(owner) as PlacementRow[];
-  const map = new Map<string, { peer: string; state: PlacementState }[]>();
+  const holders: Record<string, Holder[]> = {};
+  const pinned = new Set<string>();
   for (const r of rows) {
-    let list = map.get(r.hash);
-    if (!list) map.set(r.hash, (list = []));
-    list.push({ peer: r.peer_id, state: r.state });
+    if (r.state === 'pinned') pinned.add(`${r.hash}/${r.peer_id}`);
+    (holders[r.hash] ??= []).push({ peer: r.peer_id, state: r.state === 'pinned' ? 'confirmed' : r.state });
   }
-  return map;
+  return { holders, pinned };
 }
 
 export function holdersOf(db: DB, hash: string): { peer: string; state: PlacementState }[] {

@@ -5,9 +5,9 @@ import type { PeerClient } from '../net/client.js';
 import { recordObject, type ObjectKind } from '../store/catalog.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
-import { planPlacement, type PeerInfo, type Holder } from './placement.js';
+import { planPlacement, type PeerInfo } from './placement.js';
 import {
-  confirmPlacement, dropPlacement, holdersByObject, getInventorySeq, setInventorySeq, markReleasing, markPinned,
+  confirmPlacement, dropPlacement, policyHolders, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
 import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 
@@ -310,15 +310,7 @@ function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { sco
   });
   const objects = (env.db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
     .all(env.selfId) as { hash: string; size: number }[]);
-  const holders: Record<string, Holder[]> = {};
-  const pinned = new Set<string>();
-  for (const [hash, list] of holdersByObject(env.db, env.selfId)) {
-    holders[hash] = list.map((h) => {
-      if (h.state !== 'pinned') return { peer: h.peer, state: h.state };
-      pinned.add(`${hash}/${h.peer}`);
-      return { peer: h.peer, state: 'confirmed' as const };
-    });
-  }
+  const { holders, pinned } = policyHolders(env.db, env.selfId);
   const plan = planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
   // A pinned copy counts but is never asked for again (the object then stays above the factor
   // while the holder needs it for a grant).

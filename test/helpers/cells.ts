@@ -119,16 +119,7 @@ export async function pairCells(a: TestCell, b: TestCell): Promise<void> {
   await pairWithCode(b.cell, code);
 }
 
-/** Polls `cond` until it holds (returns its value) or the deadline passes. */
-export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await cond();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from './ingest.js';
 
 export interface RawSignedOptions {
   body?: Buffer;

@@ -89,11 +89,13 @@ export function runGrove(root: string, args: string[], opts: { env?: NodeJS.Proc
   });
 }
 
-/** Polls `cond` until it holds or the deadline passes (no fixed sleeps). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
+/** Polls `cond` until it holds (returns its value) or the deadline passes (no fixed sleeps). */
+export async function waitFor<T>(cond: () => T | Promise<T>, what: string, timeoutMs = 10_000, everyMs = 20): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
+  for (;;) {
+    const v = await cond();
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
 }

@@ -48,7 +48,7 @@ for (const killAfter of [1, 5, 11, CHUNKS, CHUNKS + 1]) {
     const child = spawn(process.execPath, [GROVE_BIN, '--home', root, 'add', src], { stdio: 'ignore' });
     let exited = false;
     const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => { exited = true; resolve(sig); }));
-    await waitFor(async () => exited || (await objectFiles(chunksDir)).length >= killAfter, 60_000, `${killAfter} objects`);
+    await waitFor(async () => exited || (await objectFiles(chunksDir)).length >= killAfter, `${killAfter} objects`, 60_000, 5);
     child.kill('SIGKILL');
     const signal = await exit;
     // Kills at the last moments may race with a finished add; both outcomes must be consistent.
