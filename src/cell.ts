@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { writeFileSync, unlinkSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { openHome, type Home } from './home/home.js';
@@ -9,35 +9,39 @@ import { PeerClient, type CallOptions, type PeerResponse } from './net/client.js
 import { createPeerServer } from './net/server.js';
 import { SqliteNonceStore } from './net/nonces.js';
 import { trackConnections, type ConnectionDrain } from './net/drain.js';
-import { PeerRegistry, type PeerRecord } from './peers/registry.js';
+import { PeerRegistry } from './peers/registry.js';
 import { PeerRecords } from './peers/records.js';
 import { makeCard, type IdentityCard } from './peers/identity.js';
 import { advertisedRoutes } from './peers/advertise.js';
-import { probeAll, probePeer, benchmarkDueRoutes, callPeer, downloadFromPeer, peerView } from './peers/probe.js';
-import { createInvite, pairWithCode } from './peers/pairing.js';
-import type { CellEventMap, PeerContext, Timeouts } from './peers/context.js';
+import { probeAll, probePeer, benchmarkDueRoutes, callPeer, downloadFromPeer } from './peers/probe.js';
+import { registerPeerControl } from './peers/control.js';
+import { peersSection } from './peers/index-section.js';
+import type { CellEventMap, PairingContext, HolderContext, Timeouts } from './peers/context.js';
 import { registerPeerApi } from './api/index.js';
 import { ControlRegistry, listenControl, type ControlServer } from './daemon/control.js';
 import { Loop, type LoopSpec } from './daemon/loop.js';
+import type { Runtime, Service } from './daemon/components.js';
+import { pidFile, type PidFile } from './daemon/pidfile.js';
+import { cellStatus, type CellStatus, type StatusSource } from './daemon/status.js';
 import { objectTotals } from './store/catalog.js';
 import { BUILD_LABEL } from './build.js';
 import { GroveError, describeError } from './errors.js';
-import type { Readable } from 'node:stream';
-import { attachSharing } from './share/attach.js';
-import type { ShareService } from './share/service.js';
-import { attachChat } from './chat/attach.js';
+import { IndexSections } from './recovery/sections.js';
+import { filesSection } from './ingest/index-section.js';
+import { sharing, type Sharing } from './share/feature.js';
+import { chat } from './chat/feature.js';
 import type { ChatService } from './chat/service.js';
-import type { SyncExchange } from './share/link.js';
-import { attachSync, type CellSync } from './sync/attach.js';
+import { sync, type CellSync } from './sync/feature.js';
+import type { PeerExchange } from './sync/round.js';
 import { atRisk } from './sync/copies.js';
 
-// The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
-// peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
-// background loops and the control interface — and runs its lifecycle.
-//
-// Extending a cell (later issues): register peer endpoints on `cell.app` and control
-// commands on `cell.control` before start(); add background work with `cell.addLoop()`;
-// run setup/teardown with `cell.onStart()` / `cell.onStop()`; call peers with `cell.call()`.
+// The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
+// layer (client, server, registry, records), hands each feature the narrow components it
+// needs (`feature(init)(components)`), and runs the lifecycle: listen, start loops, stop
+// within a grace. Adding a feature is one folder plus one line in wire() below. Only the CLI
+// (src/cli/) imports this module.
+
+export type { CellStatus } from './daemon/status.js';
 
 export interface CellOptions {
   /** The grove home directory (already initialized). */
@@ -62,25 +66,9 @@ export interface CellOptions {
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
 export const DEFAULT_TIMEOUTS: Timeouts = { probeMs: 5_000, benchMs: 30_000 };
 
-type Hook = () => Promise<void> | void;
 type State = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
 
-export interface CellStatus {
-  running: true;
-  id: string;
-  name: string;
-  api_url: string;
-  routes: string[];
-  peers: number;
-  objects: number;
-  bytes: number;
-  build: string;
-  pid: number;
-  /** Own chunks and manifests below the replication factor. */
-  at_risk: number;
-}
-
-export class Cell implements PeerContext {
+export class Cell implements PairingContext, HolderContext {
   readonly id: string;
   readonly home: Home;
   readonly config: Config;
@@ -89,28 +77,28 @@ export class Cell implements PeerContext {
   readonly client: PeerClient;
   readonly peers: PeerRegistry;
   readonly records: PeerRecords;
-  /** The peer API (fastify). Register routes before start(); default auth is 'peer'. */
+  /** The peer API (fastify). Features register their routes on it before start(). */
   readonly app: FastifyInstance;
   /** Commands the CLI can run on this cell over the control socket. */
   readonly control = new ControlRegistry();
   readonly events = new EventEmitter<CellEventMap>();
   readonly timeouts: Timeouts;
-  /** Per-reachable-peer hooks for the sync round (SyncEnv.exchanges): grants, chat, … */
-  readonly exchanges: SyncExchange[] = [];
-  /** Sharing with signed grants and the Feed (issue 5). */
-  readonly sharing: ShareService;
-  /** Encrypted chat (issue 5). */
+  readonly benchIntervalMs: number;
+  /** Per-reachable-peer deliveries of the features, run by the sync round (step 4d). */
+  readonly exchanges: PeerExchange[] = [];
+  /** What the recovery index carries, one section per feature. */
+  readonly sections = new IndexSections();
+  readonly sharing: Sharing['service'];
   readonly chat: ChatService;
-  /** Replication: the sync round, holder endpoints, repair and recovery (issue 4). */
   readonly sync: CellSync;
 
   private state: State = 'created';
-  private readonly startHooks: Hook[] = [];
-  private readonly stopHooks: Hook[] = [];
+  private readonly services: Service[] = [];
+  private readonly statusSources: StatusSource[] = [];
   private readonly loops = new Map<string, Loop>();
   private controlServer: ControlServer | undefined;
   private listenUrl: string | undefined;
-  private pidWritten = false;
+  private readonly pid: PidFile;
   private readonly background = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly connections: ConnectionDrain;
@@ -122,6 +110,8 @@ export class Cell implements PeerContext {
     this.clock = opts.clock ?? Date.now;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ cell: this.id.slice(0, 8) });
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.benchIntervalMs = home.config.bench.interval_s * 1000;
+    this.pid = pidFile(home.paths.pid);
     this.client = new PeerClient({ selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock });
     this.peers = new PeerRegistry(home.db, this.clock);
     this.records = new PeerRecords(home.paths, (msg, detail) => this.log.warn(detail ?? {}, msg));
@@ -134,14 +124,34 @@ export class Cell implements PeerContext {
       logger: this.log,
     });
     this.connections = trackConnections(this.app.server);
-    registerPeerApi(this.app, this);
-    this.registerControl();
-    this.sharing = attachSharing(this);
-    this.chat = attachChat(this);
-    this.sync = attachSync(this, {
+
+    // The wiring: each feature gets the components it names, nothing else.
+    const isRunning = () => this.running;
+    const runtime: Runtime = {
+      clock: this.clock, log: this.log, signal: this.stopping.signal,
+      loops: { addLoop: (spec) => this.addLoop(spec) },
+      tasks: { spawn: (name, fn) => this.spawn(name, fn), get running() { return isRunning(); } },
+      control: this.control, api: this.app,
+    };
+    const peer: PairingContext & HolderContext = {
+      id: this.id, home, clock: this.clock, log: this.log, client: this.client, peers: this.peers,
+      records: this.records, events: this.events, timeouts: this.timeouts, benchIntervalMs: this.benchIntervalMs,
+      routes: () => this.routes(), card: () => this.card(),
+    };
+    const shared = { ...runtime, peer, home, exchanges: this.exchanges, sections: this.sections };
+    registerPeerApi(this.app, peer);
+    registerPeerControl(this.control, peer, (signal) => this.probeAndBench(signal));
+    this.control.register('status', () => this.status());
+    this.sections.register(peersSection(this.peers, this.id));
+    this.sections.register(filesSection({ db: home.db, objects: home.objects, master: home.keys.master, selfId: this.id }));
+    const shares = sharing()(shared);
+    this.sharing = shares.service;
+    this.chat = chat()(shared);
+    this.sync = sync({
       ...(opts.intervals?.syncMs !== undefined ? { intervalMs: opts.intervals.syncMs } : {}),
       ...(opts.intervals?.syncInitialDelayMs !== undefined ? { initialDelayMs: opts.intervals.syncInitialDelayMs } : {}),
-    });
+    })({ ...shared, isPinned: shares.isPinned });
+
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
       this.addLoop({
@@ -153,7 +163,7 @@ export class Cell implements PeerContext {
     }
     // A new peer gets probed (and benchmarked: first contact) right away when running.
     this.events.on('peer-paired', (p) => {
-      if (this.state !== 'running') return;
+      if (!this.running) return;
       this.spawn(`first contact with ${p.id.slice(0, 8)}`, async (signal) => {
         const h = await probePeer(this, p.id, { signal });
         if (h.online) await benchmarkDueRoutes(this, p.id, { signal });
@@ -176,7 +186,7 @@ export class Cell implements PeerContext {
     return (this.app.server.address() as AddressInfo).port;
   }
 
-  /** Advertised route URLs: options/config api.advertise, else derived from the listener. */
+  /** Advertised route URLs: options/config api.advertise, else what the listener serves. */
   routes(): string[] {
     const advertise = this.opts.advertise ?? this.config.api.advertise;
     const host = this.opts.host ?? this.config.api.host;
@@ -188,14 +198,14 @@ export class Cell implements PeerContext {
     return makeCard(this.home.keys, { name: this.config.name, build: BUILD_LABEL, routes: this.routes() });
   }
 
-  /** Runs `fn` at start (after listening, before loops start), in registration order. */
-  onStart(fn: Hook): void {
-    this.startHooks.push(fn);
+  /** Adds a feature's lifecycle: started after the listeners are up, stopped (in reverse) before they close. */
+  addService(s: Service): void {
+    this.services.push(s);
   }
 
-  /** Runs `fn` at stop (after loops stopped, before servers close), in reverse order. */
-  onStop(fn: Hook): void {
-    this.stopHooks.push(fn);
+  /** Adds fields to `grove status` (a feature's own figures). */
+  addStatus(source: StatusSource): void {
+    this.statusSources.push(source);
   }
 
   /** Adds a background loop, started with the cell (or at once if it already runs). */
@@ -240,25 +250,21 @@ export class Cell implements PeerContext {
   }
 
   status(): CellStatus {
-    const totals = objectTotals(this.home.db);
-    return {
-      running: true,
+    return cellStatus({
       id: this.id,
       name: this.config.name,
-      api_url: this.apiUrl,
-      routes: this.routes(),
-      peers: this.peers.count(),
-      objects: totals.objects,
-      bytes: totals.bytes,
-      build: BUILD_LABEL,
-      pid: process.pid,
-      at_risk: atRisk({
+      apiUrl: () => this.apiUrl,
+      routes: () => this.routes(),
+      peerCount: () => this.peers.count(),
+      totals: () => objectTotals(this.home.db),
+      atRisk: () => atRisk({
         db: this.home.db, selfId: this.id, now: this.clock(), factor: this.config.replication.factor,
         offlineGraceMs: this.config.replication.offline_grace_s * 1000,
         peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
         health: (id) => this.records.peerHealth(id),
       }),
-    };
+      extra: this.statusSources,
+    });
   }
 
   async start(): Promise<void> {
@@ -270,39 +276,42 @@ export class Cell implements PeerContext {
       }
       // This process now holds the home (or runs without a control socket, as in tests).
       this.records.sweep();
-      const host = this.opts.host ?? this.config.api.host;
-      const port = this.opts.port ?? this.config.api.port;
-      try {
-        await this.app.listen({ host, port });
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE') throw new GroveError('CONFLICT', `port ${port} on ${host} is already in use (choose another with --port)`);
-        if (code === 'EADDRNOTAVAIL') throw new GroveError('BAD_INPUT', `cannot listen on ${host}: no such local address`);
-        if (code === 'EACCES') throw new GroveError('FORBIDDEN', `not allowed to listen on port ${port} (choose one above 1023)`);
-        throw e;
-      }
-      const addr = this.app.server.address() as AddressInfo;
-      const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.address;
-      this.listenUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
-      if (this.controlServer) {
-        writeFileSync(this.home.paths.pid, `${process.pid}\n`, { mode: 0o644 });
-        this.pidWritten = true;
-      }
-      for (const h of this.startHooks) await h();
+      await this.listen();
+      if (this.controlServer) this.pid.write();
+      for (const s of this.services) await s.start?.();
       this.state = 'running';
       for (const l of this.loops.values()) l.start();
       this.log.info({ id: this.id, api: this.listenUrl, routes: this.routes() }, 'cell started');
     } catch (e) {
       this.state = 'stopping';
+      this.stopping.abort();
       await this.teardown();
       throw e;
     }
   }
 
+  private async listen(): Promise<void> {
+    const host = this.opts.host ?? this.config.api.host;
+    const port = this.opts.port ?? this.config.api.port;
+    try {
+      await this.app.listen({ host, port });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new GroveError('CONFLICT', `port ${port} on ${host} is already in use (choose another with --port)`);
+      if (code === 'EADDRNOTAVAIL') throw new GroveError('BAD_INPUT', `cannot listen on ${host}: no such local address`);
+      if (code === 'EACCES') throw new GroveError('FORBIDDEN', `not allowed to listen on port ${port} (choose one above 1023)`);
+      throw e;
+    }
+    const addr = this.app.server.address() as AddressInfo;
+    const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.address;
+    this.listenUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+  }
+
   /**
-   * Stops background loops (their pass is aborted and awaited), runs stop hooks, stops
-   * accepting connections and lets in-flight requests finish, writes the records, closes
-   * the database. Safe to call more than once and on a cell that never started.
+   * Aborts every background operation (loops, one-off tasks, their peer calls), waits for
+   * them, stops the features, stops accepting connections and lets in-flight requests
+   * finish, writes the records, closes the database. Safe to call more than once and on a
+   * cell that never started.
    */
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
@@ -312,11 +321,13 @@ export class Cell implements PeerContext {
     this.stopping.abort();
     await Promise.all([...this.loops.values()].map((l) => l.stop()));
     await Promise.all([...this.background]);
-    for (const h of [...this.stopHooks].reverse()) {
-      try {
-        await h();
-      } catch (e) {
-        this.log.error({ err: e }, `stop hook failed: ${describeError(e)}`);
+    if (wasStarted) {
+      for (const s of [...this.services].reverse()) {
+        try {
+          await s.stop?.();
+        } catch (e) {
+          this.log.error({ err: e }, `stopping a service failed: ${describeError(e)}`);
+        }
       }
     }
     await this.teardown();
@@ -331,13 +342,7 @@ export class Cell implements PeerContext {
     clearTimeout(cut);
     await this.controlServer?.close();
     this.controlServer = undefined;
-    if (this.pidWritten) {
-      try {
-        if (readFileSync(this.home.paths.pid, 'utf8').trim() === String(process.pid)) unlinkSync(this.home.paths.pid);
-      } catch {
-        /* already gone */
-      }
-    }
+    this.pid.remove();
     await this.records.flush();
     this.client.close();
     this.home.close();
@@ -352,23 +357,6 @@ export class Cell implements PeerContext {
       if (h.online) await benchmarkDueRoutes(this, peerId, { signal });
     }
   }
-
-  private registerControl(): void {
-    this.control.register('status', () => this.status());
-    this.control.register('invite', () => createInvite(this));
-    this.control.register('pair', async (p, { signal }) => {
-      if (typeof p.code !== 'string') throw new GroveError('BAD_INPUT', 'missing invite code');
-      return pairResult(await pairWithCode(this, p.code, { signal }));
-    });
-    this.control.register('peers', async (p, { signal }) => {
-      if (p.probe === true) await this.probeAndBench(signal);
-      return { peers: this.peers.list().map((peer) => peerView(this, peer)) };
-    });
-  }
-}
-
-export function pairResult(p: PeerRecord): { id: string; name: string; routes: string[] } {
-  return { id: p.id, name: p.name, routes: p.routes.map((r) => r.url) };
 }
 
 /** Opens the home and builds its cell (not yet listening: call start()). */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { PeerContext } from '../peers/context.js';
+import type { PairingContext, HolderContext } from '../peers/context.js';
 import { registerIdentity } from './identity.js';
 import { registerHealth } from './health.js';
 import { registerInventory } from './inventory.js';
@@ -8,7 +8,7 @@ import { registerObjects } from './objects.js';
 // The peer API endpoints of DESIGN §3 that the cell serves from the start. Later features
 // (manifests, grants, chat, build, delete) register theirs on `cell.app` before start().
 
-export function registerPeerApi(app: FastifyInstance, ctx: PeerContext): void {
+export function registerPeerApi(app: FastifyInstance, ctx: PairingContext & HolderContext): void {
   registerIdentity(app, ctx);
   registerHealth(app, ctx);
   registerInventory(app, ctx);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { PeerContext } from '../peers/context.js';
+import type { HolderContext } from '../peers/context.js';
 import { inventorySince } from '../store/catalog.js';
 import { badInput } from '../errors.js';
 
@@ -19,7 +19,7 @@ function intParam(v: unknown, name: string, min: number, max: number, dflt: numb
   return n;
 }
 
-export function registerInventory(app: FastifyInstance, ctx: PeerContext): void {
+export function registerInventory(app: FastifyInstance, ctx: HolderContext): void {
   app.get('/api/inventory', async (req) => {
     const q = (req.query ?? {}) as Record<string, unknown>;
     const since = intParam(q.since, 'since', 0, Number.MAX_SAFE_INTEGER, 0);

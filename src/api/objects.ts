@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import type { PeerContext } from '../peers/context.js';
+import type { HolderContext } from '../peers/context.js';
 import { H } from '../net/signing.js';
 import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
-import { isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
+import { getObject, isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
+import { isOwnChunk, isOwnManifest } from '../ingest/files.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
 
@@ -32,11 +33,11 @@ function kindParam(query: unknown): ObjectKind {
  * is ours), else undefined. A peer that holds a copy of it may send it back while ours is
  * missing, but must not become its owner here: it could then release (delete) it.
  */
-function ownKind(db: PeerContext['home']['db'], hash: string, selfId: string): ObjectKind | undefined {
-  if (db.prepare('SELECT 1 FROM files WHERE manifest_hash = ? LIMIT 1').get(hash)) return 'manifest';
-  const row = db.prepare('SELECT kind FROM objects WHERE hash = ? AND owner = ?').get(hash, selfId) as { kind: ObjectKind } | undefined;
-  if (row) return row.kind;
-  if (db.prepare('SELECT 1 FROM file_chunks WHERE hash = ? LIMIT 1').get(hash)) return 'chunk';
+function ownKind(db: HolderContext['home']['db'], hash: string, selfId: string): ObjectKind | undefined {
+  if (isOwnManifest(db, hash)) return 'manifest';
+  const row = getObject(db, hash);
+  if (row && row.owner === selfId) return row.kind;
+  if (isOwnChunk(db, hash)) return 'chunk';
   return undefined;
 }
 
@@ -50,7 +51,7 @@ function quotaExceeded(): GroveError {
  */
 export const MAX_PUTS_IN_FLIGHT_PER_PEER = 16;
 
-export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
+export function registerObjects(app: FastifyInstance, ctx: HolderContext): void {
   const { objects, db } = ctx.home;
   // Per owner: uploads being received, and the bytes they may still add to its usage. Without
   // the reservation, parallel uploads would each see the same remaining quota and overrun it.
@@ -98,6 +99,7 @@ export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
     let stored: { size: number; written: boolean };
     add(inFlight, owner, 1);
     add(reserved, owner, reserve);
+    ctx.events.emit('object-receiving', { hash, owner });
     try {
       try {
         stored = await objects.putStream(hash, bodyStream(req), max);

@@ -16,6 +16,8 @@ export const MAX_CHAT_AGE_MS = 365 * 24 * 3600 * 1000;
 export const MAX_INBOX_BYTES_PER_PEER = 256 * 1024 * 1024;
 /** What each message is charged besides its text (its row), so tiny messages are bounded too. */
 export const INBOX_BYTES_PER_MESSAGE = 256;
+/** meta key prefix of the last sequence number sent to a peer. */
+const SEQ_PREFIX = 'chat_seq:';
 
 interface MessageRow {
   peer: string;
@@ -45,7 +47,7 @@ export function queueMessage(home: Home, peer: { id: string; x25519: string }, t
   const db = home.db;
   const key = chatLocalKey(home.keys.master);
   return db.transaction((): QueuedMessage => {
-    const seq = nextCounter(db, `chat_seq:${peer.id}`);
+    const seq = nextCounter(db, `${SEQ_PREFIX}${peer.id}`);
     const env = sealMessage({
       identity: home.keys.identity,
       fromId: home.keys.cellId,
@@ -171,4 +173,27 @@ function mergeBySentAt(a: MessageRow[], b: MessageRow[]): MessageRow[] {
     else out.push(b[j++]!);
   }
   return out;
+}
+
+
+/** The last sequence number sent to each peer, for the recovery index. */
+export function sentSeqs(db: DB): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of db.prepare("SELECT key, value FROM meta WHERE key LIKE 'chat_seq:%' ORDER BY key").all() as { key: string; value: string }[]) {
+    out[r.key.slice(SEQ_PREFIX.length)] = Number(r.value);
+  }
+  return out;
+}
+
+/** Continues a conversation's numbering after `seq` (never moves it back). */
+export function raiseSentSeq(db: DB, peerId: string, seq: number): void {
+  db.prepare(`INSERT INTO meta(key, value) VALUES (?, ?)
+    ON CONFLICT(key) DO UPDATE SET value = CASE WHEN CAST(value AS INTEGER) < CAST(excluded.value AS INTEGER) THEN excluded.value ELSE value END`)
+    .run(`${SEQ_PREFIX}${peerId}`, String(seq));
+}
+
+/** Whether our outgoing message `id` to `peerId` was delivered. */
+export function isDelivered(db: DB, peerId: string, id: string): boolean {
+  const r = db.prepare(`SELECT delivered_at FROM chat_messages WHERE peer = ? AND direction = 'out' AND id = ?`).get(peerId, id) as { delivered_at: number | null } | undefined;
+  return r?.delivered_at != null;
 }

@@ -1,6 +1,8 @@
 import type { PeerContext } from '../peers/context.js';
+import type { Home } from '../home/home.js';
 import { describeError } from '../errors.js';
-import { PeerLink, KeyedMutex, isUnreachable, refusalStatus, type SyncExchange } from '../share/link.js';
+import { PeerLink, KeyedMutex, isUnreachable, refusalStatus } from '../peers/link.js';
+import type { PeerExchange } from '../sync/round.js';
 import { queueMessage, undelivered, hasUndelivered, markDelivered, markFailed, type QueuedMessage } from './messages.js';
 
 // Sending chat (DESIGN §2 "Chat"): a message is sealed and queued first, then delivered to
@@ -24,7 +26,7 @@ const PERMANENT = new Set([400, 409, 413]);
 export class ChatService {
   private readonly mutex = new KeyedMutex();
 
-  constructor(private readonly ctx: PeerContext) {}
+  constructor(private readonly ctx: PeerContext & { home: Home }) {}
 
   /** `grove chat PEER MESSAGE`: queues the message and delivers the queue if the peer is reachable. */
   async send(peerArg: string, text: string, signal?: AbortSignal): Promise<SentMessage> {
@@ -54,10 +56,10 @@ export class ChatService {
   }
 
   /** The sync-round hook: deliver the queue to each reachable peer. */
-  readonly exchange: SyncExchange = {
+  readonly exchange: PeerExchange = {
     name: 'chat',
-    run: async (route, summary) => {
-      const r = await this.deliver(route.peerId, route.url);
+    run: async (route, summary, signal) => {
+      const r = await this.deliver(route.peerId, route.url, signal);
       for (const f of r.failed) summary.errors.push({ peer: route.peerId, step: 'chat', error: `message ${f.id.slice(0, 8)}: ${f.error}` });
     },
   };

@@ -93,3 +93,33 @@ export function resolveFile(db: DB, query: string, version?: number, cwd = proce
   }
   return v;
 }
+
+/** Every manifest hash of this cell's own files. */
+export function manifestHashes(db: DB): Set<string> {
+  return new Set((db.prepare('SELECT manifest_hash FROM files').all() as { manifest_hash: string }[]).map((r) => r.manifest_hash));
+}
+
+/** Is `hash` the manifest of one of our versions? */
+export function isOwnManifest(db: DB, hash: string): boolean {
+  return db.prepare('SELECT 1 FROM files WHERE manifest_hash = ? LIMIT 1').get(hash) !== undefined;
+}
+
+/** Is `hash` a chunk of one of our versions? */
+export function isOwnChunk(db: DB, hash: string): boolean {
+  return db.prepare('SELECT 1 FROM file_chunks WHERE hash = ? LIMIT 1').get(hash) !== undefined;
+}
+
+/** The distinct chunk hashes of one version. */
+export function chunkHashesOf(db: DB, manifestHash: string): string[] {
+  return (db.prepare('SELECT DISTINCT hash FROM file_chunks WHERE manifest_hash = ?').all(manifestHash) as { hash: string }[]).map((r) => r.hash);
+}
+
+/** Objects our versions name (manifests and chunks) that are not present here. */
+export function missingOwnObjects(db: DB): string[] {
+  const rows = db.prepare(`
+    SELECT hash FROM (
+      SELECT fc.hash AS hash FROM file_chunks fc JOIN files f ON f.manifest_hash = fc.manifest_hash
+      UNION SELECT manifest_hash AS hash FROM files
+    ) WHERE hash NOT IN (SELECT hash FROM objects WHERE present = 1)`).all() as { hash: string }[];
+  return rows.map((r) => r.hash);
+}

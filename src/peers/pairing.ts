@@ -1,4 +1,4 @@
-import type { PeerContext } from './context.js';
+import type { PairingContext } from './context.js';
 import type { PeerRecord } from './registry.js';
 import { normalizeRouteUrl } from './registry.js';
 import { verifyCard, MAX_CARD_ROUTES, type IdentityCard } from './identity.js';
@@ -18,7 +18,7 @@ export interface PairRequest {
 }
 
 /** `grove invite`: a fresh single-use code for this cell. */
-export function createInvite(ctx: PeerContext): { code: string; invite: InviteCode } {
+export function createInvite(ctx: PairingContext): { code: string; invite: InviteCode } {
   const routes = ctx.routes();
   if (!routes.length) throw new GroveError('BAD_INPUT', 'this cell has no route to advertise: set api.advertise (grove config set api.advertise http://HOST:PORT)');
   return mintInvite(ctx.home.keys.peerSecret, {
@@ -37,7 +37,7 @@ function parseRoutes(v: unknown, field: string): string[] {
 }
 
 /** The inviter's side of POST /api/pair. `callerId` is the verified signer of the request. */
-export function acceptPairing(ctx: PeerContext, callerId: string, body: unknown): { card: IdentityCard; peer: PeerRecord } {
+export function acceptPairing(ctx: PairingContext, callerId: string, body: unknown): { card: IdentityCard; peer: PeerRecord } {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badInput('expected {token, card, routes}');
   const b = body as Record<string, unknown>;
   const now = ctx.clock();
@@ -61,7 +61,7 @@ export function acceptPairing(ctx: PeerContext, callerId: string, body: unknown)
  * the inviting cell (a route answered by another cell is skipped); a refusal by the inviter
  * (used, expired, forged token) stops at once and changes nothing here.
  */
-export async function pairWithCode(ctx: PeerContext, code: string, opts: { signal?: AbortSignal } = {}): Promise<PeerRecord> {
+export async function pairWithCode(ctx: PairingContext, code: string, opts: { signal?: AbortSignal } = {}): Promise<PeerRecord> {
   const invite = decodeInvite(code);
   if (invite.id === ctx.id) throw badInput('this invite code is for this cell itself; run `grove pair` on the other cell');
   if (invite.exp * 1000 <= ctx.clock()) throw new GroveError('FORBIDDEN', 'invite code has expired; ask for a new one');

@@ -60,7 +60,7 @@ export async function probeAll(ctx: PeerContext, opts: { signal?: AbortSignal } 
  */
 export async function benchmarkDueRoutes(ctx: PeerContext, peer: PeerRecord | string, opts: { signal?: AbortSignal; force?: boolean } = {}): Promise<Map<string, RouteSpeed>> {
   const p = peerOf(ctx, peer);
-  const intervalMs = ctx.home.config.bench.interval_s * 1000;
+  const intervalMs = ctx.benchIntervalMs;
   const out = new Map<string, RouteSpeed>();
   for (const r of ctx.records.routeStats(p)) {
     opts.signal?.throwIfAborted();

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { PeerContext } from '../peers/context.js';
+import type { Home } from '../home/home.js';
 import { downloadFromPeer } from '../peers/probe.js';
 import { unwrapFileKey } from '../formats/grant.js';
 import { restoreFile, type FetchObject, type RestoreOptions, type RestoreResult } from '../ingest/restore.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import { GroveError, tooLarge } from '../errors.js';
 import { indexPending, type HeldGrant } from './received.js';
-import { refusalStatus } from './link.js';
+import { refusalStatus } from '../peers/link.js';
 
 // `grove get` on a Feed item (seed "Sharing Flow", Recipient 4: decrypt the file key from the
 // grant, decrypt the chunks). Objects missing here are fetched from the sharer over its best
@@ -15,7 +16,7 @@ import { refusalStatus } from './link.js';
 // against its file_hash by restoreFile.
 
 /** Fetches objects from one peer (GET /api/objects/{hash}); undefined when it does not have one. */
-export function fetchFromPeer(ctx: PeerContext, peerId: string, signal?: AbortSignal): FetchObject {
+export function fetchFromPeer(ctx: PeerContext & { home: Home }, peerId: string, signal?: AbortSignal): FetchObject {
   return async (hash) => {
     try {
       const { result } = await downloadFromPeer(ctx, peerId, `/api/objects/${hash}`, (body, expected) => {
@@ -49,7 +50,7 @@ async function readObject(body: Readable, hash: string): Promise<Buffer> {
 }
 
 /** Restores a file shared with this cell to `out`, with the key unwrapped from its grant. */
-export async function restoreShared(ctx: PeerContext, held: HeldGrant, out: string, opts: Omit<RestoreOptions, 'fetchObject'> = {}): Promise<RestoreResult> {
+export async function restoreShared(ctx: PeerContext & { home: Home }, held: HeldGrant, out: string, opts: Omit<RestoreOptions, 'fetchObject'> = {}): Promise<RestoreResult> {
   const { x25519 } = ctx.home.keys;
   const key = unwrapFileKey(held.grant, x25519.privateKey, x25519.publicRaw);
   const r = await restoreFile(ctx.home, held.grant.manifest_hash, key, out, {

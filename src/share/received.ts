@@ -207,3 +207,9 @@ export function findHeldGrant(db: DB, query: string): HeldGrant | undefined {
 function getReceived(db: DB, manifestHash: string, creator: string): ReceivedRow | undefined {
   return db.prepare('SELECT * FROM received_grants WHERE manifest_hash = ? AND creator = ?').get(manifestHash, creator) as ReceivedRow | undefined;
 }
+
+/** The grants we hold (as their creators signed them), for the recovery index. */
+export function heldGrantsJson(db: DB): unknown[] {
+  return (db.prepare('SELECT grant_json FROM received_grants WHERE dropped_at IS NULL ORDER BY manifest_hash, creator').all() as { grant_json: string }[])
+    .map((r) => JSON.parse(r.grant_json) as unknown);
+}

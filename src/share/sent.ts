@@ -113,3 +113,8 @@ export function revokeShare(db: DB, path: string, recipient: string, now: number
 export function holderHas(db: DB, hash: string, peerId: string): boolean {
   return db.prepare(`SELECT 1 FROM placements WHERE hash = ? AND peer_id = ? AND state = 'confirmed'`).get(hash, peerId) !== undefined;
 }
+
+/** Active shares (path, recipient), for the recovery index. */
+export function activeShares(db: DB): { path: string; recipient: string }[] {
+  return db.prepare('SELECT path, recipient FROM shares WHERE revoked_at IS NULL ORDER BY path, recipient').all() as { path: string; recipient: string }[];
+}

@@ -1,4 +1,5 @@
 import type { PeerContext } from '../peers/context.js';
+import type { Home } from '../home/home.js';
 import type { PeerRecord } from '../peers/registry.js';
 import { createGrant, type ShareGrant } from '../formats/grant.js';
 import { fileKey } from '../crypto/kdf.js';
@@ -7,7 +8,8 @@ import { confirmPlacement } from '../sync/placements.js';
 import { pushObject } from '../sync/transfer.js';
 import { GroveError, describeError, notFound, usage } from '../errors.js';
 import { grantFilename, fileTypeOf } from './names.js';
-import { PeerLink, KeyedMutex, isUnreachable, refusalStatus, type SyncExchange } from './link.js';
+import { PeerLink, KeyedMutex, isUnreachable, refusalStatus } from '../peers/link.js';
+import type { PeerExchange } from '../sync/round.js';
 import {
   activateShare, storeGrant, replaceUndeliveredGrant, getSentGrant, ungrantedLatest,
   undeliveredGrants, pendingUnshares, hasPendingFor, markGrantDelivered, markObjectsDelivered,
@@ -53,7 +55,7 @@ export interface DeliveryReport {
 export class ShareService {
   private readonly mutex = new KeyedMutex();
 
-  constructor(private readonly ctx: PeerContext) {}
+  constructor(private readonly ctx: PeerContext & { home: Home }) {}
 
   /** `grove share FILE PEER…`: grants for the file's version to each peer, delivered now if they are reachable. */
   async share(query: string, peerArgs: string[], signal?: AbortSignal): Promise<{ grants: ShareOutcome[] }> {
@@ -126,10 +128,10 @@ export class ShareService {
   }
 
   /** The sync-round hook (seed "Sync Flow" 4d "sync manifests and grants"). */
-  readonly exchange: SyncExchange = {
+  readonly exchange: PeerExchange = {
     name: 'share',
-    run: async (route, summary) => {
-      const r = await this.deliver(route.peerId, route.url);
+    run: async (route, summary, signal) => {
+      const r = await this.deliver(route.peerId, route.url, signal);
       summary.bytes_sent += r.bytes_sent;
       for (const e of r.errors) {
         summary.errors.push({ peer: route.peerId, step: 'share', error: `${e.manifest_hash.slice(0, 12)}: ${e.error}` });

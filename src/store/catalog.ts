@@ -105,3 +105,15 @@ export function objectTotals(db: DB): { objects: number; bytes: number } {
   const r = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM objects WHERE present = 1').get() as { n: number; b: number };
   return { objects: r.n, bytes: r.b };
 }
+
+/** The owner's present chunks and manifests (what placement works on), by hash. */
+export function placeableObjects(db: DB, owner: string): { hash: string; size: number }[] {
+  return db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
+    .all(owner) as { hash: string; size: number }[];
+}
+
+/** The kind of each present object of the owner. */
+export function ownedKinds(db: DB, owner: string): Map<string, ObjectKind> {
+  const rows = db.prepare('SELECT hash, kind FROM objects WHERE owner = ? AND present = 1').all(owner) as { hash: string; kind: ObjectKind }[];
+  return new Map(rows.map((r) => [r.hash, r.kind]));
+}

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { objectCommitted } from './fault.js';
 import { open, readFile, mkdir, rename, unlink, readdir, stat } from 'node:fs/promises';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -102,6 +103,7 @@ export class ObjectStore {
         await fh.close();
         await rename(tmp, path);
         if (o.sync !== false && o.syncDir !== false) await fsyncDir(dir);
+        objectCommitted();
       },
       abort: discard,
     };

@@ -2,6 +2,8 @@ import type { DB } from '../store/db.js';
 import type { PeerHealth } from '../peers/records.js';
 import { countCopies, countAtRisk, type CopyView, type PeerInfo } from './placement.js';
 import { policyHolders } from './placements.js';
+import { placeableObjects } from '../store/catalog.js';
+import { chunkHashesOf } from '../ingest/files.js';
 
 // What `grove ls` ("copies", "desired", "holders") and `grove status` ("at_risk") report,
 // computed with the same rules as the placement policy (a holder offline past the grace
@@ -33,8 +35,7 @@ export function copyView(c: CopyContext): CopyView {
 
 /** The objects a file version needs: its manifest and its chunks. */
 export function fileObjects(db: DB, manifestHash: string): string[] {
-  const chunks = (db.prepare('SELECT DISTINCT hash FROM file_chunks WHERE manifest_hash = ?').all(manifestHash) as { hash: string }[]).map((r) => r.hash);
-  return [manifestHash, ...chunks];
+  return [manifestHash, ...chunkHashesOf(db, manifestHash)];
 }
 
 export interface FileCopies {
@@ -54,7 +55,6 @@ export function fileCopies(c: CopyContext, view: CopyView, manifestHash: string)
 
 /** This cell's own chunks and manifests below the replication factor. */
 export function atRisk(c: CopyContext, view: CopyView = copyView(c)): number {
-  const hashes = (c.db.prepare(`SELECT hash FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest')`)
-    .all(c.selfId) as { hash: string }[]).map((r) => r.hash);
+  const hashes = placeableObjects(c.db, c.selfId).map((o) => o.hash);
   return countAtRisk(hashes, view, c.factor);
 }

@@ -76,3 +76,8 @@ export function setInventorySeq(db: DB, peerId: string, seq: number, now: number
 export function resetInventorySeq(db: DB, peerId: string): void {
   db.prepare('UPDATE peer_sync SET inventory_seq = 0 WHERE peer_id = ?').run(peerId);
 }
+
+/** Re-read every peer's inventory from the start (after a restore: placements are rebuilt from what holders say). */
+export function resetAllInventorySeqs(db: DB): void {
+  db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
+}

@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, type ObjectKind } from '../store/catalog.js';
+import { recordObject, ownedKinds, placeableObjects } from '../store/catalog.js';
+import { manifestHashes, missingOwnObjects } from '../ingest/files.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
 import { planPlacement, type PeerInfo } from './placement.js';
 import {
-  confirmPlacement, dropPlacement, policyHolders, getInventorySeq, setInventorySeq, markReleasing, markPinned,
+  confirmPlacement, dropPlacement, policyHolders, holdersOf, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
 import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 
@@ -36,6 +37,12 @@ export interface ProbeOutcome {
   score?: number;
 }
 
+/** A per-peer hook of the round (step 4d): a feature's deliveries to a reachable peer. */
+export interface PeerExchange {
+  name: string;
+  run(route: Route, summary: RoundSummary, signal?: AbortSignal): Promise<void>;
+}
+
 /** What the round needs from the cell; the cell supplies it (tests can too). */
 export interface SyncEnv {
   selfId: string;
@@ -47,16 +54,16 @@ export interface SyncEnv {
   factor: number;
   offlineGraceMs: number;
   listPeers(): SyncPeerState[];
-  benchmarkDue(peerId: string): Promise<void>;
-  probe(peerId: string): Promise<ProbeOutcome>;
+  benchmarkDue(peerId: string, signal?: AbortSignal): Promise<void>;
+  probe(peerId: string, signal?: AbortSignal): Promise<ProbeOutcome>;
   /** ms of the peer's last successful probe, if any. */
   lastSeen(peerId: string): number | undefined;
-  /** Per reachable peer, after objects: manifests and grants (issue 5), chat delivery, … */
-  exchanges?: { name: string; run(route: Route, summary: RoundSummary): Promise<void> }[];
+  /** Per reachable peer, after objects: manifests and grants, chat delivery, … */
+  exchanges?: readonly PeerExchange[];
   /** Step 5: the update check (filled by the auto-update work). */
-  updateCheck?: () => Promise<void>;
+  updateCheck?: (signal?: AbortSignal) => Promise<void>;
   /** After pushes: refresh and spread the recovery index. */
-  afterPush?: (reachable: Route[], summary: RoundSummary) => Promise<void>;
+  afterPush?: (reachable: Route[], summary: RoundSummary, signal?: AbortSignal) => Promise<void>;
   /** A local object found corrupt (a holder refused its bytes): repair it. */
   onCorrupt?: (hash: string) => void;
   concurrency?: number;
@@ -98,12 +105,12 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   const online = new Set<string>();
   await mapLimit(peers, 4, async (p) => {
     try {
-      await env.benchmarkDue(p.id);
+      await env.benchmarkDue(p.id, signal);
     } catch (e) {
       fail('bench', p.id, e);
     }
     try {
-      const pr = await env.probe(p.id);
+      const pr = await env.probe(p.id, signal);
       if (pr.reachable && pr.url) {
         reachable.push({ peerId: p.id, url: pr.url, ...(pr.score !== undefined ? { score: pr.score } : {}) });
         online.add(p.id);
@@ -132,7 +139,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   const refusing = new Set<string>();
   const plan = planFor(env, peers, reachable, online, refusing);
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
-  const kinds = objectKinds(env.db, env.selfId);
+  const kinds = ownedKinds(env.db, env.selfId);
   const stale = staleHolders(env, peers, online);
   const healedHashes = new Set<string>();
   await mapLimit(plan.push, env.concurrency ?? PUSH_CONCURRENCY, async ({ hash, peer }) => {
@@ -143,7 +150,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
       s.bytes_sent += sent; // not `+= await`: that would read the total before the await and lose updates
       confirmPlacement(env.db, hash, peer, env.clock(), true);
       s.pushed++;
-      if (holdersFor(env, hash).some((h) => stale.has(h))) healedHashes.add(hash);
+      if (holdersOf(env.db, hash).some((h) => stale.has(h.peer))) healedHashes.add(hash);
     } catch (e) {
       if (e instanceof GroveError && (e.detail?.status === 507 || e.code === 'UNREACHABLE')) refusing.add(peer);
       if (e instanceof GroveError && e.code === 'CORRUPT') env.onCorrupt?.(hash);
@@ -171,7 +178,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   }
   if (env.afterPush) {
     try {
-      await env.afterPush(reachable, s);
+      await env.afterPush(reachable, s, signal);
     } catch (e) {
       fail('index', undefined, e);
     }
@@ -181,7 +188,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   for (const r of reachable) {
     for (const x of env.exchanges ?? []) {
       try {
-        await x.run(r, s);
+        await x.run(r, s, signal);
       } catch (e) {
         fail(x.name, r.peerId, e);
       }
@@ -191,7 +198,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   // 5. Update check.
   if (env.updateCheck) {
     try {
-      await env.updateCheck();
+      await env.updateCheck(signal);
     } catch (e) {
       fail('update', undefined, e);
     }
@@ -201,10 +208,6 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   s.at_risk = planFor(env, peers, reachable, online, refusing).atRisk.length;
   s.finished_at = env.clock();
   return s;
-}
-
-function holdersFor(env: SyncEnv, hash: string): string[] {
-  return (env.db.prepare('SELECT peer_id FROM placements WHERE hash = ?').all(hash) as { peer_id: string }[]).map((r) => r.peer_id);
 }
 
 async function readInventory(env: SyncEnv, r: Route, s: RoundSummary, signal?: AbortSignal): Promise<void> {
@@ -238,28 +241,18 @@ interface InventoryResponse {
   more: boolean;
 }
 
-/** Our objects that should be here (named by our files) but are not, and who holds them. */
-export function missingOwnObjects(db: DB): string[] {
-  const rows = db.prepare(`
-    SELECT hash FROM (
-      SELECT fc.hash AS hash FROM file_chunks fc JOIN files f ON f.manifest_hash = fc.manifest_hash
-      UNION SELECT manifest_hash AS hash FROM files
-    ) WHERE hash NOT IN (SELECT hash FROM objects WHERE present = 1)`).all() as { hash: string }[];
-  return rows.map((r) => r.hash);
-}
-
 async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
   const missing = missingOwnObjects(env.db);
   if (!missing.length) return;
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
-  const kinds = new Map((env.db.prepare('SELECT manifest_hash FROM files').all() as { manifest_hash: string }[]).map((r) => [r.manifest_hash, 'manifest' as ObjectKind]));
+  const manifests = manifestHashes(env.db);
   await mapLimit(missing, env.concurrency ?? 4, async (hash) => {
-    for (const peer of holdersFor(env, hash)) {
+    for (const { peer } of holdersOf(env.db, hash)) {
       const route = byPeer.get(peer);
       if (!route) continue;
       try {
         const size = await pullObject(env.client, route, env.objects, hash, signal);
-        recordObject(env.db, { hash, size, kind: kinds.get(hash) ?? 'chunk', owner: env.selfId }, env.clock());
+        recordObject(env.db, { hash, size, kind: manifests.has(hash) ? 'manifest' : 'chunk', owner: env.selfId }, env.clock());
         s.bytes_received += size;
         s.pulled++;
         return;
@@ -275,11 +268,6 @@ function recordFailure(env: SyncEnv, s: RoundSummary, step: string, peer: string
   const error = describeError(e);
   s.errors.push({ ...(peer ? { peer } : {}), step, error });
   env.log.warn({ peer, step, err: error }, 'sync step failed');
-}
-
-function objectKinds(db: DB, owner: string): Map<string, ObjectKind> {
-  const rows = db.prepare(`SELECT hash, kind FROM objects WHERE owner = ? AND present = 1`).all(owner) as { hash: string; kind: ObjectKind }[];
-  return new Map(rows.map((r) => [r.hash, r.kind]));
 }
 
 /** Peers whose copies no longer count: offline past the grace period. */
@@ -308,8 +296,7 @@ function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { sco
       ...(refusing.has(p.id) ? { refusing: true } : {}),
     };
   });
-  const objects = (env.db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
-    .all(env.selfId) as { hash: string; size: number }[]);
+  const objects = placeableObjects(env.db, env.selfId);
   const { holders, pinned } = policyHolders(env.db, env.selfId);
   const plan = planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
   // A pinned copy counts but is never asked for again (the object then stays above the factor

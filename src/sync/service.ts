@@ -1,11 +1,13 @@
 import { runRound, type SyncEnv, type RoundSummary } from './round.js';
 
-// One sync round at a time (DESIGN §4 "rounds never overlap"): a request while a round runs
+// One sync round at a time (docs/design.md §4 "rounds never overlap"): a request while a round runs
 // joins it instead of starting another. The daemon's loop and `grove sync` both come here.
 
 export class SyncService {
   private running: Promise<RoundSummary> | undefined;
   last: RoundSummary | undefined;
+  /** Called after each round (the cell turns it into an event). */
+  onRound: ((s: RoundSummary) => void) | undefined;
 
   constructor(private readonly env: () => SyncEnv) {}
 
@@ -15,6 +17,7 @@ export class SyncService {
       this.running = runRound(this.env(), signal)
         .then((s) => {
           this.last = s;
+          this.onRound?.(s);
           return s;
         })
         .finally(() => {

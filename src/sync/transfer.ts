@@ -8,10 +8,8 @@ import { GroveError } from '../errors.js';
 // against the object's hash before it is stored (ObjectStore.putStream), so a transfer cut
 // mid-way leaves nothing behind and simply happens again next round.
 
-export interface Route {
-  peerId: string;
-  url: string;
-}
+export type { Route } from '../peers/link.js';
+import type { Route } from '../peers/link.js';
 
 /**
  * Uploads one local object to a peer. Resolves with bytes sent once the holder confirmed.

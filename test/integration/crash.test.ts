@@ -4,14 +4,15 @@ import { writeFile, readFile, readdir } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { tempDir, runGrove, streamBytes, objectFiles, tornObjects, waitFor, GROVE_BIN } from '../helpers/ingest.js';
+import { tempDir, runGrove, streamBytes, objectFiles, tornObjects, GROVE_BIN } from '../helpers/ingest.js';
 import { homePaths } from '../../src/home/paths.js';
 import { TMP_PREFIX } from '../../src/home/atomic.js';
 
-// Crash safety (DESIGN §1, issue 2): SIGKILL `grove add` of a 64 MiB file (16 chunks) at
-// several moments, chosen by watching objects appear in chunks/ (no fixed sleeps). After
-// each kill: no torn object, and nothing in placement.db names an object that is not on
-// disk. Then add runs again to completion and get returns the same bytes.
+// Crash safety (docs/design.md §1): SIGKILL `grove add` of a 64 MiB file (16 chunks) at
+// several exact moments: the process kills itself right after its Nth object is committed
+// (src/store/fault.ts), the last point being after the manifest and before the catalog
+// transaction. After each kill: no torn object, and nothing in placement.db names an object
+// that is not on disk. Then add runs again to completion and get returns the same bytes.
 
 const MiB = 1024 * 1024;
 const CHUNKS = 16;
@@ -35,6 +36,15 @@ function danglingReferences(root: string, onDisk: Set<string>): string[] {
   }
 }
 
+function fileRows(root: string): number {
+  const db = new Database(homePaths(root).db, { readonly: true });
+  try {
+    return db.prepare('SELECT COUNT(*) FROM files').pluck().get() as number;
+  } finally {
+    db.close();
+  }
+}
+
 for (const killAfter of [1, 5, 11, CHUNKS, CHUNKS + 1]) {
   test(`SIGKILL after ${killAfter} object(s) appeared leaves a consistent home`, async (t) => {
     const dir = await tempDir(t);
@@ -45,14 +55,13 @@ for (const killAfter of [1, 5, 11, CHUNKS, CHUNKS + 1]) {
     await writeFile(src, data);
     const chunksDir = homePaths(root).chunks;
 
-    const child = spawn(process.execPath, [GROVE_BIN, '--home', root, 'add', src], { stdio: 'ignore' });
-    let exited = false;
-    const exit = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => { exited = true; resolve(sig); }));
-    await waitFor(async () => exited || (await objectFiles(chunksDir)).length >= killAfter, `${killAfter} objects`, 60_000, 5);
-    child.kill('SIGKILL');
-    const signal = await exit;
-    // Kills at the last moments may race with a finished add; both outcomes must be consistent.
-    t.diagnostic(signal === 'SIGKILL' ? `killed with ${(await objectFiles(chunksDir)).length} objects on disk` : 'add finished before the kill');
+    const child = spawn(process.execPath, [GROVE_BIN, '--home', root, 'add', src], {
+      stdio: 'ignore', env: { ...process.env, GROVE_FAULT_KILL_AFTER_OBJECTS: String(killAfter) },
+    });
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
+    assert.equal(signal, 'SIGKILL', 'the add was killed mid-way, not finished');
+    assert.ok((await objectFiles(chunksDir)).length >= killAfter, 'the kill came after the chosen object');
+    assert.equal(fileRows(root), 0, 'the add did not commit');
 
     assert.deepEqual(await tornObjects(chunksDir), [], 'no torn object');
     const onDisk = new Set(await objectFiles(chunksDir));

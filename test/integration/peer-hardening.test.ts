@@ -48,11 +48,25 @@ function slowPut(from: TestCell, to: TestCell, data: Buffer) {
   return { res, finish: () => req.end(data.subarray(data.length >> 1)) };
 }
 
+/** Resolves once the holder has begun receiving `n` uploads (their handlers are running). */
+function uploadsStarted(holder: TestCell, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const on = () => {
+      if (++seen < n) return;
+      holder.cell.events.off('object-receiving', on);
+      resolve();
+    };
+    holder.cell.events.on('object-receiving', on);
+  });
+}
+
 test('parallel uploads cannot together run past the owner\'s quota', async (t) => {
   const [a, b] = await startCells(t, 2, { config: (i) => (i === 1 ? { quota: { default_bytes: 1024 * 1024, per_owner: {} } } : {}) });
   await pairCells(a!, b!);
+  const receiving = uploadsStarted(b!, 4);
   const puts = [0, 1, 2, 3].map(() => slowPut(a!, b!, randomBytes(600 * 1024)));
-  await new Promise((r) => setTimeout(r, 300)); // every request has reached its handler
+  await receiving; // every request has reached its handler
   for (const p of puts) p.finish();
   const codes = await Promise.all(puts.map((p) => p.res));
   assert.equal(codes.filter((c) => c === 200).length, 1, `one upload fits the quota: ${codes.join(',')}`);
@@ -62,8 +76,9 @@ test('parallel uploads cannot together run past the owner\'s quota', async (t) =
 test('a peer cannot hold more than the bounded number of uploads open at once', async (t) => {
   const [a, b] = await startCells(t, 2);
   await pairCells(a!, b!);
+  const receiving = uploadsStarted(b!, MAX_PUTS_IN_FLIGHT_PER_PEER);
   const open = Array.from({ length: MAX_PUTS_IN_FLIGHT_PER_PEER }, () => slowPut(a!, b!, randomBytes(64 * 1024)));
-  await new Promise((r) => setTimeout(r, 300));
+  await receiving;
   await assert.rejects(a!.cell.call(b!.id, 'PUT', `/api/objects/${sha(Buffer.from('x'))}`, { body: Buffer.from('x') }), status(409));
   for (const p of open) p.finish();
   const codes = await Promise.all(open.map((p) => p.res));

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createInvite, pairWithCode } from '../../peers/pairing.js';
-import { pairResult } from '../../cell.js';
+import { pairResult } from '../../peers/control.js';
 import { emit } from '../context.js';
 import { daemonOr } from '../cell.js';
 

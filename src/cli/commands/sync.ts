@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { emit, fail, formatBytes } from '../context.js';
 import { daemonOr } from '../cell.js';
 import type { RoundSummary } from '../../sync/round.js';
-import type { RestoreResult } from '../../sync/recovery.js';
+import type { RestoreResult } from '../../recovery/recovery.js';
 
 // `grove sync` (one opportunistic round now, DESIGN §4) and `grove restore` (rebuild the file
 // listing from peers after a total loss, issue 4 §6). Both run on the daemon when it is up.
@@ -27,12 +27,13 @@ export function registerSync(program: Command): void {
     .description("after `grove key import` and `grove pair` with a surviving peer: bring back this cell's file listing")
     .action(async (_opts: unknown, cmd: Command) => {
       const r = await daemonOr<RestoreResult>(cmd, 'restore', {}, (cell) => cell.sync.restore());
+      const missing = Array.isArray(r.missing_manifests) ? r.missing_manifests : [];
       emit(cmd, r, () => [
         `index from ${r.index_from.slice(0, 12)} (${new Date(r.index_created_at).toISOString()}): ${r.files} file versions, ${r.restored} restored, ${r.peers_added} peers added`,
         `${r.grants_restored} files shared with you back in the feed, ${r.shares_restored} of your shares resumed`,
-        ...(r.missing_manifests.length ? [`${r.missing_manifests.length} manifests could not be fetched yet; run \`grove restore\` again when more peers are online`] : []),
+        ...(missing.length ? [`${missing.length} manifests could not be fetched yet; run \`grove restore\` again when more peers are online`] : []),
         'files come back with `grove get`; the next sync rounds pull every chunk home',
       ].join('\n'));
-      if (r.missing_manifests.length) fail(1);
+      if (missing.length) fail(1);
     });
 }

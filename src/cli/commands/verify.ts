@@ -6,6 +6,7 @@ import { verifyStore } from '../../ingest/verify.js';
 import { withOfflineCell } from '../cell.js';
 import { repairObjects, type RepairReport } from '../../sync/repair.js';
 import { getObject, recordObject } from '../../store/catalog.js';
+import { manifestHashes } from '../../ingest/files.js';
 
 export function registerVerify(program: Command): void {
   program
@@ -55,7 +56,7 @@ export function registerVerify(program: Command): void {
 async function repairFromPeers(cmd: Command, hashes: string[]): Promise<RepairReport> {
   return withOfflineCell(cmd, async (cell) => {
     const report = await repairObjects({ ...cell.sync.fetch(), objects: cell.home.objects }, hashes);
-    const manifests = new Set((cell.home.db.prepare('SELECT manifest_hash FROM files').all() as { manifest_hash: string }[]).map((x) => x.manifest_hash));
+    const manifests = manifestHashes(cell.home.db);
     for (const hash of report.repaired) {
       const row = getObject(cell.home.db, hash);
       if (row?.present === 1) continue;

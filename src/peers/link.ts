@@ -1,13 +1,17 @@
-import type { PeerContext } from '../peers/context.js';
+import type { PeerContext } from './context.js';
 import type { CallOptions, PeerResponse } from '../net/client.js';
-import { callPeer } from '../peers/probe.js';
+import { callPeer } from './probe.js';
 import { GroveError } from '../errors.js';
-import type { Route } from '../sync/transfer.js';
-import type { SyncEnv } from '../sync/round.js';
 
 // One conversation with one peer for a batch of deliveries (grants, objects, chat). The sync
 // round hands us the route it just probed; otherwise the first call picks the peer's best
 // route (failing over to the others) and the rest of the batch stays on it.
+
+/** A peer and the base URL of one of its routes. */
+export interface Route {
+  peerId: string;
+  url: string;
+}
 
 export class PeerLink {
   private url: string | undefined;
@@ -29,9 +33,6 @@ export class PeerLink {
     return { peerId: this.peerId, url: this.url! };
   }
 }
-
-/** A per-peer hook of the sync round (SyncEnv.exchanges). */
-export type SyncExchange = NonNullable<SyncEnv['exchanges']>[number];
 
 /** The peer could not be reached at all (as opposed to refusing one request). */
 export function isUnreachable(e: unknown): boolean {
