@@ -13,6 +13,8 @@ export const RESPONSE_SIG_CONTEXT = 'grove-response-v1';
 export const KEY_BUNDLE_MAGIC = 'grove-key-bundle-v1';
 /** Chat text at rest in placement.db: HKDF info for the local chat key (src/chat/local.ts). */
 export const CHAT_LOCAL_INFO = 'grove-chat-local-v1';
+/** Proof of storage: SHA-256(CHALLENGE_DOMAIN ‖ nonce ‖ object bytes) (docs/protocol.md "Challenges"). */
+export const CHALLENGE_DOMAIN = 'grove-challenge-v1';
 
 export const CHUNK_SIZE = 4 * 1024 * 1024;
 export const TAG_LENGTH = 16;

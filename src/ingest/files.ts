@@ -123,3 +123,10 @@ export function missingOwnObjects(db: DB): string[] {
     ) WHERE hash NOT IN (SELECT hash FROM objects WHERE present = 1)`).all() as { hash: string }[];
   return rows.map((r) => r.hash);
 }
+
+/** Is `hash` one of this cell's own objects: in the catalog as ours, or named by one of our versions? */
+export function isOwnObject(db: DB, hash: string, selfId: string): boolean {
+  const row = db.prepare('SELECT owner FROM objects WHERE hash = ?').get(hash) as { owner: string } | undefined;
+  if (row) return row.owner === selfId;
+  return isOwnManifest(db, hash) || isOwnChunk(db, hash);
+}

@@ -12,9 +12,18 @@ const IFACES = {
   wg0: [iface('10.8.0.2', 'IPv4', false)],
 };
 
-test('a wildcard listener advertises every IPv4 address, LAN first and loopback last', () => {
-  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['http://10.8.0.2:7420', 'http://192.168.1.5:7420', 'http://127.0.0.1:7420']);
-  assert.deepEqual(derivedRoutes('::', 1, IFACES).at(-1), 'http://127.0.0.1:1');
+test('a wildcard listener advertises every non-loopback IPv4 address, never loopback', () => {
+  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['http://10.8.0.2:7420', 'http://192.168.1.5:7420']);
+  assert.deepEqual(derivedRoutes('::', 1, IFACES), ['http://10.8.0.2:1', 'http://192.168.1.5:1']);
+});
+
+test('a machine with only loopback advertises loopback (cells on it can still pair)', () => {
+  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, { lo: IFACES.lo }), ['http://127.0.0.1:7420']);
+});
+
+test('a loopback-only listener advertises loopback only, whatever the interfaces', () => {
+  assert.deepEqual(derivedRoutes('127.0.0.1', 7420, IFACES), ['http://127.0.0.1:7420']);
+  assert.deepEqual(derivedRoutes('localhost', 7420, IFACES), ['http://localhost:7420']);
 });
 
 test('a specific host is advertised as is; api.advertise wins', () => {

@@ -2,9 +2,12 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { normalizeRouteUrl } from './registry.js';
 
 // The route URLs a cell advertises in invites and identity cards: config api.advertise when
-// set; else derived from the listener. A wildcard listener (0.0.0.0 / ::) is reachable on
-// every IPv4 interface address: LAN addresses first, loopback (127.0.0.1) last. A peer that
-// tries a route reaching some other cell notices: the answer is not signed by us.
+// set; else what the listener actually serves. A listener on one address advertises that
+// address only. A wildcard listener (0.0.0.0 / ::) is reachable on every IPv4 interface
+// address and advertises the non-loopback ones: 127.0.0.1 in an invite would lead another
+// machine to itself. Loopback is advertised only when the machine has nothing else (then only
+// cells on this machine can pair). A peer that tries a route reaching some other cell
+// notices: the answer is not signed by us.
 
 type Interfaces = NodeJS.Dict<NetworkInterfaceInfo[]>;
 
@@ -18,7 +21,7 @@ export function derivedRoutes(host: string, port: number, ifaces: Interfaces = n
         (a.internal ? internal : external).push(`http://${a.address}:${port}`);
       }
     }
-    return [...new Set([...external.sort(), ...internal.sort()])];
+    return [...new Set(external.length ? external.sort() : internal.sort())];
   }
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   return [normalizeRouteUrl(`http://${h}:${port}`)];

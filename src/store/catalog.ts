@@ -117,3 +117,8 @@ export function ownedKinds(db: DB, owner: string): Map<string, ObjectKind> {
   const rows = db.prepare('SELECT hash, kind FROM objects WHERE owner = ? AND present = 1').all(owner) as { hash: string; kind: ObjectKind }[];
   return new Map(rows.map((r) => [r.hash, r.kind]));
 }
+
+/** How many objects the owner has in the catalog (present or not). */
+export function ownedCount(db: DB, owner: string): number {
+  return db.prepare('SELECT COUNT(*) FROM objects WHERE owner = ?').pluck().get(owner) as number;
+}

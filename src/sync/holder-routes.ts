@@ -4,6 +4,7 @@ import type { ObjectStore } from '../store/objects.js';
 import { getObject, recordRemoved } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { badInput, notFound, forbidden } from '../errors.js';
+import { parseChallenge, storageProof } from './challenge.js';
 
 // The holder side of replication (issue 4 §2): release copies when their owner asks, and
 // keep each owner's latest recovery-index pointer so a rebuilt owner can find it.
@@ -43,6 +44,26 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
       released.push(hash);
     }
     return { released, refused };
+  });
+
+  // Proof of storage: for each named object the caller owns here, SHA-256(domain ‖ nonce ‖
+  // bytes); null for what is not held for it (docs/protocol.md "Challenges").
+  app.post('/api/challenge', { bodyLimit: 4096 }, async (req) => {
+    const { nonce, hashes } = parseChallenge(req.body);
+    const proofs: Record<string, string | null> = {};
+    for (const hash of hashes) {
+      const row = getObject(db, hash);
+      if (!row || row.present !== 1 || row.owner !== req.peer) {
+        proofs[hash] = null;
+        continue;
+      }
+      try {
+        proofs[hash] = await storageProof(objects.pathOf(hash), nonce);
+      } catch {
+        proofs[hash] = null;
+      }
+    }
+    return { proofs };
   });
 
   app.post('/api/index', async (req) => {

@@ -81,3 +81,9 @@ export function resetInventorySeq(db: DB, peerId: string): void {
 export function resetAllInventorySeqs(db: DB): void {
   db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
 }
+
+/** Our present objects a peer is recorded as holding (confirmed or pinned): what a challenge may ask for. */
+export function heldBy(db: DB, peerId: string, owner: string): string[] {
+  return (db.prepare(`SELECT p.hash FROM placements p JOIN objects o ON o.hash = p.hash
+    WHERE p.peer_id = ? AND p.state IN ('confirmed', 'pinned') AND o.owner = ? AND o.present = 1`).all(peerId, owner) as { hash: string }[]).map((r) => r.hash);
+}

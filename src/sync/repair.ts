@@ -4,9 +4,10 @@ import type { ObjectStore } from '../store/objects.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
 import { describeError } from '../errors.js';
-import { holdersOf } from './placements.js';
+import { dropPlacement, holdersOf } from './placements.js';
+import { isLostCopy } from './lost.js';
 
-// Repair (issue 4 §5): a local object found corrupt or missing is fetched back from a peer,
+// Repair (docs/design.md §4 "Healing"): a local object found corrupt or missing is fetched back from a peer,
 // checked against its hash, and atomically put in place of the bad copy.
 
 export interface FetchDeps {
@@ -22,7 +23,13 @@ export interface FetchDeps {
 /** Fetches an object from its holders (then any peer); returns verified bytes or undefined. */
 export async function fetchFromPeers(d: FetchDeps, hash: string, errors?: string[]): Promise<Buffer | undefined> {
   const tried = new Set<string>();
-  const order = [...holdersOf(d.db, hash).map((h) => h.peer), ...d.peerIds()];
+  const recorded = new Set(holdersOf(d.db, hash).map((h) => h.peer));
+  const order = [...recorded, ...d.peerIds()];
+  // A recorded holder that lacks the object or sends other bytes no longer holds it: its
+  // placement goes at once, so the object is at risk again and the next round places it.
+  const lost = (peer: string) => {
+    if (recorded.has(peer)) dropPlacement(d.db, hash, peer);
+  };
   for (const peer of order) {
     if (tried.has(peer)) continue;
     tried.add(peer);
@@ -32,8 +39,10 @@ export async function fetchFromPeers(d: FetchDeps, hash: string, errors?: string
       const r = await d.client.call<Buffer>(url, peer, 'GET', `/api/objects/${hash}`, { maxBytes: MAX_OBJECT_BYTES, signal: d.signal });
       const data = r.data;
       if (Buffer.isBuffer(data) && createHash('sha256').update(data).digest('hex') === hash) return data;
+      lost(peer);
       errors?.push(`${peer.slice(0, 12)}: sent bytes that do not match`);
     } catch (e) {
+      if (isLostCopy(e)) lost(peer);
       errors?.push(`${peer.slice(0, 12)}: ${describeError(e)}`);
     }
   }

@@ -2,14 +2,16 @@ import type { Logger } from 'pino';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, ownedKinds, placeableObjects } from '../store/catalog.js';
-import { manifestHashes, missingOwnObjects } from '../ingest/files.js';
+import { recordObject, ownedCount, ownedKinds, placeableObjects } from '../store/catalog.js';
+import { isOwnObject, manifestHashes, missingOwnObjects } from '../ingest/files.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
 import { planPlacement, type PeerInfo } from './placement.js';
 import {
-  confirmPlacement, dropPlacement, policyHolders, holdersOf, getInventorySeq, setInventorySeq, markReleasing, markPinned,
+  confirmPlacement, dropPlacement, policyHolders, holdersOf, heldBy, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
+import { isLostCopy } from './lost.js';
+import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
 import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 
 // The opportunistic sync round (seed "Sync Flow", DESIGN §4), in the seed's order:
@@ -68,6 +70,9 @@ export interface SyncEnv {
   onCorrupt?: (hash: string) => void;
   concurrency?: number;
   inventoryPageSize?: number;
+  /** Objects challenged per holder per round (default CHALLENGE_SAMPLE; 0 turns it off). */
+  challengeSample?: number;
+  random?: () => number;
 }
 
 export interface RoundSummary {
@@ -82,13 +87,16 @@ export interface RoundSummary {
   at_risk: number;
   bytes_sent: number;
   bytes_received: number;
+  /** Objects holders were asked to prove they hold, and the placements dropped for a failed proof. */
+  challenged: number;
+  challenges_failed: number;
   errors: { peer?: string; step: string; error: string }[];
 }
 
 export function emptySummary(now: number): RoundSummary {
   return {
     started_at: now, finished_at: now, peers_reached: 0, peers_total: 0, pushed: 0, pulled: 0,
-    released: 0, healed: 0, at_risk: 0, bytes_sent: 0, bytes_received: 0, errors: [],
+    released: 0, healed: 0, at_risk: 0, bytes_sent: 0, bytes_received: 0, challenged: 0, challenges_failed: 0, errors: [],
   };
 }
 
@@ -129,6 +137,24 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
       await readInventory(env, r, s, signal);
     } catch (e) {
       fail('inventory', r.peerId, e);
+    }
+  }
+
+  // 4a'. Proof of storage: a few random objects per holder, so one that acknowledged and threw
+  // away is found now, not at the next repair. A failed proof drops the placement before the
+  // plan below, which then places the object elsewhere.
+  const sampleSize = env.challengeSample ?? CHALLENGE_SAMPLE;
+  if (sampleSize > 0) {
+    for (const r of reachable) {
+      try {
+        const picked = sample(heldBy(env.db, r.peerId, env.selfId), sampleSize, env.random ?? Math.random);
+        const out = await challengeHolder(env, r, picked, signal);
+        s.challenged += out.checked;
+        s.challenges_failed += out.failed.length;
+        if (out.failed.length) env.log.warn({ peer: r.peerId, failed: out.failed.length }, 'a holder failed storage challenges; placing those objects again');
+      } catch (e) {
+        fail('challenge', r.peerId, e);
+      }
     }
   }
 
@@ -213,18 +239,24 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
 async function readInventory(env: SyncEnv, r: Route, s: RoundSummary, signal?: AbortSignal): Promise<void> {
   let since = getInventorySeq(env.db, r.peerId);
   const limit = env.inventoryPageSize ?? 5000;
-  for (let pages = 0; pages < 10_000; pages++) {
+  // A holder can list at most what we own (each object appears, and may change, a few times a
+  // round): more pages than that is a holder stuffing us with junk. The rest waits for the
+  // next round, so the work per peer per round stays bounded.
+  const maxPages = Math.ceil((2 * ownedCount(env.db, env.selfId) + 2 * limit) / limit);
+  for (let pages = 0; pages < maxPages; pages++) {
     const res = await env.client.call<InventoryResponse>(r.url, r.peerId, 'GET', `/api/inventory?since=${since}&limit=${limit}`, { signal });
     s.bytes_received += res.bytesReceived;
     const page = res.data;
     // A page that says there is more must move forward, or a peer could keep us paging forever.
-    if (!page || !Array.isArray(page.items) || !Number.isSafeInteger(page.next) || (page.more && page.next <= since)) {
+    if (!page || !Array.isArray(page.items) || page.items.length > limit || !Number.isSafeInteger(page.next) || (page.more && page.next <= since)) {
       throw new GroveError('PEER_ERROR', 'malformed inventory');
     }
     const now = env.clock();
     env.db.transaction(() => {
       for (const it of page.items) {
-        if (!it || it.owner !== env.selfId || !isHash(it.hash)) continue;
+        // Only our own objects get placement rows: a hash we do not own is junk (or someone
+        // else's), and recording it would let a holder grow our database at will.
+        if (!it || it.owner !== env.selfId || !isHash(it.hash) || !isOwnObject(env.db, it.hash, env.selfId)) continue;
         if (it.present) confirmPlacement(env.db, it.hash, r.peerId, now);
         else dropPlacement(env.db, it.hash, r.peerId);
       }
@@ -257,6 +289,8 @@ async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, si
         s.pulled++;
         return;
       } catch (e) {
+        // A holder that says it lacks the object, or sends other bytes, no longer holds it.
+        if (isLostCopy(e)) dropPlacement(env.db, hash, peer);
         recordFailure(env, s, 'pull', peer, e);
       }
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startCells, pairCells, type TestCell } from '../helpers/cells.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { MAX_PUTS_IN_FLIGHT_PER_PEER } from '../../src/api/objects.js';
-import { getObject, ownerUsage, recordObject, recordRemoved } from '../../src/store/catalog.js';
+import { getObject, ownerUsage, recordObject, recordObjects, recordRemoved } from '../../src/store/catalog.js';
 import { createGrant } from '../../src/formats/grant.js';
 import { sealMessage } from '../../src/formats/chat.js';
 import { MAX_GRANTS_PER_CREATOR, MAX_GRANT_AGE_MS } from '../../src/share/received.js';
@@ -202,4 +202,20 @@ test('a peer sending back one of our missing objects cannot become its owner her
   const rel = await b!.cell.call<{ released: string[]; refused: string[] }>(a!.id, 'POST', '/api/release', { json: { hashes: [chunk] } });
   assert.deepEqual(rel.data.refused, [chunk]);
   assert.ok(a!.cell.home.objects.has(chunk));
+});
+
+test('junk in a holder\'s inventory never grows the owner\'s placements, and one round reads a bounded amount', async (t) => {
+  const [a, b] = await startCells(t, 2);
+  await pairCells(a!, b!);
+  // b lies: its catalog claims 30 000 objects of a's that a never made.
+  const junk = Array.from({ length: 30_000 }, () => ({ hash: sha(randomBytes(16)), size: 1, kind: 'chunk' as const, owner: a!.id }));
+  b!.cell.home.db.transaction(() => recordObjects(b!.cell.home.db, junk, b!.clock.now()))();
+  const s = await a!.cell.sync.service.runNow();
+  assert.deepEqual(s.errors, []);
+  const placements = a!.cell.home.db.prepare('SELECT COUNT(*) FROM placements').pluck().get() as number;
+  assert.equal(placements, 0, 'no placement row for an object a does not own');
+  // a owns nothing yet: one round reads at most two default pages (10 000 items), not 30 000.
+  const seq = a!.cell.home.db.prepare('SELECT inventory_seq FROM peer_sync WHERE peer_id = ?').pluck().get(b!.id) as number;
+  const maxSeq = b!.cell.home.db.prepare('SELECT MAX(seq) FROM objects').pluck().get() as number;
+  assert.ok(seq < maxSeq, `the rest waits for later rounds (read up to ${seq} of ${maxSeq})`);
 });
