@@ -9,6 +9,8 @@ export interface LsRow {
   path: string;
   size: number;
   version: number;
+  /** SHA-256 of the file's plaintext, hex: what a reader needs to derive the file key. */
+  file_hash: string;
   manifest_hash: string;
   chunks: number;
   added_at: number;
@@ -17,7 +19,7 @@ export interface LsRow {
 export function lsRow(v: FileVersion): LsRow {
   return {
     name: v.name, path: v.path, size: v.size, version: v.version,
-    manifest_hash: v.manifest_hash, chunks: v.chunks, added_at: v.added_at,
+    file_hash: v.file_hash, manifest_hash: v.manifest_hash, chunks: v.chunks, added_at: v.added_at,
   };
 }
 

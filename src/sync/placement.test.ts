@@ -104,10 +104,15 @@ describe('rule 3: preferred peers first', () => {
 });
 
 describe('rule 4: strict cap', () => {
-  it('pending copies count toward the cap, so no second push while one is in flight', () => {
-    const p = plan({ holders: { h1: [...confirmed('a'), ...held('pending', 'b')] }, peers: [peer('a'), peer('b'), peer('c')] });
-    assert.deepEqual(p.push, []);
-    assert.deepEqual(p.atRisk, [{ hash: 'h1', copies: 1, desired: 2 }], 'a pending copy is not yet a safe copy');
+  it('an acknowledged push is a confirmed copy: it counts toward the cap and is safe', () => {
+    const p = plan({ holders: { h1: confirmed('a', 'b') }, peers: [peer('a'), peer('b'), peer('c', { score: 1 })] });
+    assert.deepEqual(p.push, [], 'no push beyond the factor, even to a faster peer');
+    assert.deepEqual(p.atRisk, []);
+  });
+  it('a push that was not acknowledged left no record: the next round picks a peer again', () => {
+    const p = plan({ holders: { h1: confirmed('a') }, peers: [peer('a'), peer('b'), peer('c')] });
+    assert.deepEqual(pushed(p), ['b']);
+    assert.deepEqual(p.atRisk, [{ hash: 'h1', copies: 1, desired: 2 }]);
   });
   it('releases the extra copy from the slowest non-preferred holder', () => {
     const p = plan({
@@ -139,24 +144,24 @@ describe('rule 4: strict cap', () => {
     assert.deepEqual(released(p), ['c', 'b']);
   });
   it('no release unless `factor` other copies are confirmed and online', () => {
-    // a: confirmed, online; b: confirmed but offline (within grace); c: pending.
+    // a: confirmed, online; b and c: confirmed but offline (within grace).
     const p = plan({
-      holders: { h1: [...confirmed('a', 'b'), ...held('pending', 'c')] },
+      holders: { h1: confirmed('a', 'b', 'c') },
       peers: [peer('a'), peer('b', { online: false, lastSeen: NOW - 1000 }), peer('c', { online: false, lastSeen: NOW - 1000 })],
     });
     assert.deepEqual(p.release, []);
   });
-  it('drops an in-flight extra rather than a confirmed copy it would need', () => {
+  it('drops an offline extra rather than an online copy it would need, even a faster one', () => {
     const p = plan({
-      holders: { h1: [...confirmed('a', 'b'), ...held('pending', 'c')] },
-      peers: [peer('a', { score: 10 }), peer('b', { score: 20 }), peer('c', { score: 1 })],
+      holders: { h1: confirmed('a', 'b', 'c') },
+      peers: [peer('a', { score: 10 }), peer('b', { score: 20 }), peer('c', { score: 1, online: false, lastSeen: NOW - 1000 })],
     });
     assert.deepEqual(released(p), ['c']);
   });
-  it('never releases the last confirmed copy', () => {
+  it('never releases the last confirmed online copy, even the slowest', () => {
     const p = plan({
-      factor: 1, holders: { h1: [...confirmed('a'), ...held('pending', 'b')] },
-      peers: [peer('a', { score: 90 }), peer('b', { score: 1 })],
+      factor: 1, holders: { h1: confirmed('a', 'b') },
+      peers: [peer('a', { score: 90 }), peer('b', { score: 1, online: false, lastSeen: NOW - 1000 })],
     });
     assert.deepEqual(released(p), ['b']);
   });
@@ -170,7 +175,7 @@ describe('rule 4: strict cap', () => {
   });
   it('duplicate records for one peer count once, with the strongest state', () => {
     const p = plan({
-      holders: { h1: [...held('pending', 'a'), ...confirmed('a'), ...held('releasing', 'a')] },
+      holders: { h1: [...held('releasing', 'a'), ...confirmed('a'), ...held('releasing', 'a')] },
       peers: [peer('a'), peer('b')],
     });
     assert.deepEqual(pushed(p), ['b']);
@@ -198,12 +203,14 @@ describe('rule 5: self-healing with a grace period', () => {
     const p = plan({ holders: { h1: confirmed('gone', 'b') }, peers: peers({}) });
     assert.deepEqual(pushed(p), ['a']);
   });
-  it('a pending push to a dead peer does not count either', () => {
+  it('a dead holder keeps its record but is neither a copy nor a push target', () => {
     const p = plan({
-      holders: { h1: [...confirmed('b'), ...held('pending', 'a')] },
+      holders: { h1: confirmed('b', 'a') },
       peers: peers({ online: false, lastSeen: NOW - 2 * GRACE }),
     });
     assert.deepEqual(pushed(p), ['c']);
+    assert.deepEqual(p.release, []);
+    assert.deepEqual(p.atRisk, [{ hash: 'h1', copies: 1, desired: 2 }]);
   });
   it('the returning holder makes one copy extra: exactly one is released', () => {
     const p = plan({
@@ -214,13 +221,12 @@ describe('rule 5: self-healing with a grace period', () => {
   });
 
   it('story over several rounds: outage, heal, return, release back to the factor', () => {
-    // A tiny executor: pushes land as pending, then confirm next round; releases remove.
+    // A tiny executor, as storage records it: an acknowledged push is confirmed at once; releases remove.
     let records: Record<string, Holder[]> = { h1: confirmed('a', 'b') };
     const run = (ps: PeerInfo[], now: number) => {
       const p = planPlacement({ factor: 2, now, offlineGraceMs: GRACE, objects: [{ hash: 'h1', size: 1 }], holders: records, peers: ps });
-      const confirmedNow = (records.h1 ?? []).map((h) => ({ ...h, state: h.state === 'pending' ? 'confirmed' as const : h.state }));
-      const kept = confirmedNow.filter((h) => !p.release.some((r) => r.peer === h.peer));
-      records = { h1: [...kept, ...p.push.map((x) => ({ peer: x.peer, state: 'pending' as const }))] };
+      const kept = (records.h1 ?? []).filter((h) => !p.release.some((r) => r.peer === h.peer));
+      records = { h1: [...kept, ...confirmed(...p.push.map((x) => x.peer))] };
       return p;
     };
     const down = { online: false, lastSeen: NOW };
@@ -229,7 +235,7 @@ describe('rule 5: self-healing with a grace period', () => {
     // Round 2: past grace: c gets a replacement.
     assert.deepEqual(run([peer('a', down), peer('b', { score: 20 }), peer('c', { score: 30 })], NOW + GRACE + 1).push,
       [{ hash: 'h1', peer: 'c' }]);
-    // Round 3: c confirms; still no more pushes.
+    // Round 3: c holds it; no more pushes, and nothing released while a is still down.
     const r3 = run([peer('a', down), peer('b', { score: 20 }), peer('c', { score: 30 })], NOW + GRACE + 2);
     assert.deepEqual([r3.push, r3.release], [[], []]);
     // Round 4: a is back: three healthy confirmed copies; the slowest goes.
@@ -305,13 +311,13 @@ describe('countCopies / countAtRisk', () => {
     holders: {
       m: confirmed('a', 'b'),
       c0: confirmed('a', 'b', 'blip'),
-      c1: [...confirmed('a', 'dead'), ...held('pending', 'b')],
+      c1: [...confirmed('a', 'dead'), ...held('releasing', 'b')],
       c2: [...confirmed('a', 'a', 'b'), ...held('releasing', 'blip')],
     },
   };
   it('a file has the fewest healthy confirmed copies over its objects', () => {
     assert.equal(countCopies(['m', 'c0', 'c2'], view), 2);
-    assert.equal(countCopies(['m', 'c0', 'c1', 'c2'], view), 1, 'pending and dead holders do not count');
+    assert.equal(countCopies(['m', 'c0', 'c1', 'c2'], view), 1, 'releasing and dead holders do not count');
     assert.equal(countCopies(['c0'], view), 3, 'a holder within grace counts');
     assert.equal(countCopies(['unknown'], view), 0);
     assert.equal(countCopies([], view), 0);
@@ -332,7 +338,7 @@ describe('countCopies / countAtRisk', () => {
 
 const PEER_IDS = ['p0', 'p1', 'p2', 'p3', 'p4', 'p5'];
 const HASHES = ['h0', 'h1', 'h2', 'h3', 'h4'];
-const STATES: HolderState[] = ['confirmed', 'pending', 'releasing'];
+const STATES: HolderState[] = ['confirmed', 'releasing'];
 
 const arbPeer = (id: string, quota: boolean): fc.Arbitrary<PeerInfo> => fc.record({
   id: fc.constant(id),
@@ -368,8 +374,8 @@ function model(input: PlacementInput) {
     return STATES.find((s) => ss.includes(s));
   };
   const ids = [...new Set([...PEER_IDS, 'stranger'])];
-  const counted = (hash: string) => ids.filter((id) => live(id) && ['confirmed', 'pending'].includes(stateOf(hash, id) ?? ''));
-  const recorded = (hash: string) => ids.filter((id) => ['confirmed', 'pending'].includes(stateOf(hash, id) ?? ''));
+  const counted = (hash: string) => ids.filter((id) => live(id) && stateOf(hash, id) === 'confirmed');
+  const recorded = (hash: string) => ids.filter((id) => stateOf(hash, id) === 'confirmed');
   const safe = (id: string, hash: string) => stateOf(hash, id) === 'confirmed' && byId.get(id)?.online === true;
   const eligible = (p: PeerInfo) => p.online && !p.refusing && p.score !== undefined;
   return { byId, live, stateOf, counted, recorded, safe, eligible };

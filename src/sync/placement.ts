@@ -8,11 +8,11 @@ import { badInput } from '../errors.js';
 export const DEFAULT_REPLICATION_FACTOR = 2;
 
 /**
- * A placement record. `pending`: pushed, not yet confirmed by the holder. `releasing`: we asked
- * the holder to drop it. Only `confirmed` copies are trusted for safety; `pending` ones count
- * toward the cap so a round does not push again while an earlier push is in flight.
+ * A placement record. `confirmed`: the holder said it has the object (its signed answer to our
+ * push, or its inventory); a push is recorded only once acknowledged, so there is no in-flight
+ * state. `releasing`: we asked the holder to drop it; such a record is not a copy.
  */
-export type HolderState = 'confirmed' | 'pending' | 'releasing';
+export type HolderState = 'confirmed' | 'releasing';
 
 export interface Holder {
   peer: string;
@@ -77,23 +77,17 @@ export interface Plan {
   atRisk: AtRisk[];
 }
 
-/** A holder of one object that counts toward its factor. */
-interface CountedHolder {
-  peer: PeerInfo;
-  state: 'confirmed' | 'pending';
-}
-
 interface ObjectState {
   obj: PlacedObject;
-  /** Live holders in state confirmed or pending: what the cap counts (rule 4). */
-  counted: CountedHolder[];
-  /** Peers with a confirmed or pending record, live or not: not push targets. */
+  /** Live confirmed holders: the object's healthy copies, what the cap counts (rule 4). */
+  counted: PeerInfo[];
+  /** Peers with a confirmed record, live or not: not push targets. */
   recorded: Set<string>;
-  /** Live confirmed holders: the object's healthy copies. */
+  /** How many healthy copies: `counted.length`. */
   copies: number;
 }
 
-const STATE_STRENGTH: Record<HolderState, number> = { releasing: 0, pending: 1, confirmed: 2 };
+const STATE_STRENGTH: Record<HolderState, number> = { releasing: 0, confirmed: 1 };
 
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
@@ -128,8 +122,8 @@ function isLive(p: PeerInfo | undefined, now: number, graceMs: number): p is Pee
   return typeof p.lastSeen === 'number' && now - p.lastSeen <= graceMs;
 }
 
-/** A copy a release may rely on: confirmed by a holder that answers right now. */
-const isSafe = (h: CountedHolder) => h.state === 'confirmed' && h.peer.online;
+/** A copy a release may rely on: a confirmed holder (every counted one is) that answers right now. */
+const isSafe = (p: PeerInfo) => p.online;
 
 function hasRoom(p: PeerInfo, size: number, reserved: ReadonlyMap<string, number>): boolean {
   if (typeof p.freeBytes !== 'number' || Number.isNaN(p.freeBytes)) return true;
@@ -161,16 +155,15 @@ function recordsOf(hash: string, view: CopyView): Map<string, HolderState> {
 }
 
 function objectState(obj: PlacedObject, view: CopyView, peers: ReadonlyMap<string, PeerInfo>): ObjectState {
-  const counted: CountedHolder[] = [];
+  const counted: PeerInfo[] = [];
   const recorded = new Set<string>();
   for (const [id, state] of recordsOf(obj.hash, view)) {
     if (state === 'releasing') continue;
     recorded.add(id);
     const peer = peers.get(id);
-    if (isLive(peer, view.now, view.offlineGraceMs)) counted.push({ peer, state });
+    if (isLive(peer, view.now, view.offlineGraceMs)) counted.push(peer);
   }
-  const copies = counted.filter((h) => h.state === 'confirmed').length;
-  return { obj, counted, recorded, copies };
+  return { obj, counted, recorded, copies: counted.length };
 }
 
 function validate(input: PlacementInput, factor: number): void {
@@ -223,11 +216,11 @@ function chooseReleases(s: ObjectState, factor: number): PlacementAction[] {
   const out: PlacementAction[] = [];
   let counted = s.counted.length;
   let safe = s.counted.filter(isSafe).length;
-  for (const h of [...s.counted].sort((a, b) => compareDrop(a.peer, b.peer))) {
+  for (const h of [...s.counted].sort(compareDrop)) {
     if (counted <= factor) break;
     const safeAfter = safe - (isSafe(h) ? 1 : 0);
     if (safeAfter < factor) continue;
-    out.push({ hash: s.obj.hash, peer: h.peer.id });
+    out.push({ hash: s.obj.hash, peer: h.id });
     counted -= 1;
     safe = safeAfter;
   }

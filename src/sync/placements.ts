@@ -20,7 +20,7 @@ export interface PlacementRow {
 
 /**
  * Records a copy confirmed by its holder. An inventory sighting (`fromPush` false) does not undo
- * a pending release (the release is retried); a fresh push the holder acknowledged does.
+ * an unfinished release (the release is retried); a fresh push the holder acknowledged does.
  */
 export function confirmPlacement(db: DB, hash: string, peerId: string, now: number, fromPush = false): void {
   db.prepare(`INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, 'confirmed', ?)

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFile, readFile, mkdir, chmod, readdir, symlink } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { tempDir, runGrove, streamBytes, type RunResult } from '../helpers/ingest.js';
 import { homePaths } from '../../src/home/paths.js';
@@ -39,7 +40,7 @@ interface AddJson {
   errors: { path: string; error: string }[];
 }
 interface LsJson {
-  files: { name: string; path: string; size: number; version: number; manifest_hash: string; chunks: number; added_at: number }[];
+  files: { name: string; path: string; size: number; version: number; file_hash: string; manifest_hash: string; chunks: number; added_at: number }[];
 }
 
 test('add a directory, list it, get files back by name, path and manifest hash', async (t) => {
@@ -72,7 +73,9 @@ test('add a directory, list it, get files back by name, path and manifest hash',
   const ls = json<LsJson>(await runGrove(root, ['--json', 'ls']));
   assert.deepEqual(ls.files.map((f) => f.path), [join(tree, 'big.bin'), join(tree, 'empty'), join(tree, 'sub', 'note.txt')]);
   for (const f of ls.files) {
-    for (const k of ['name', 'path', 'size', 'version', 'manifest_hash', 'chunks', 'added_at']) assert.ok(k in f, k);
+    for (const k of ['name', 'path', 'size', 'version', 'file_hash', 'manifest_hash', 'chunks', 'added_at']) assert.ok(k in f, k);
+    assert.equal(f.file_hash, createHash('sha256').update(await readFile(f.path)).digest('hex'), `${f.name}: file_hash is SHA-256 of its bytes`);
+    assert.equal(f.file_hash, added.files.find((a) => a.path === f.path)?.file_hash, 'the same file_hash as `add` reported');
   }
 
   const out = join(dir, 'out');
@@ -107,6 +110,8 @@ test('versions: ls --versions, get --version, and human output', async (t) => {
   assert.match((await runGrove(root, ['add', f])).stdout, /^unchanged .* \(version 2\)/);
   const all = json<LsJson>(await runGrove(root, ['--json', 'ls', '--versions']));
   assert.deepEqual(all.files.map((x) => x.version), [1, 2]);
+  const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+  assert.deepEqual(all.files.map((x) => x.file_hash), [sha256('monday'), sha256('monday, tuesday')], 'each version has its own file_hash');
   assert.deepEqual(json<LsJson>(await runGrove(root, ['--json', 'ls'])).files.map((x) => x.version), [2]);
   const human = await runGrove(root, ['ls']);
   assert.match(human.stdout, /diary\.txt\s+v2/);
