@@ -50,7 +50,7 @@ export function sharing() {
 
     // A manifest arriving for a grant we hold: list its chunks now (pinning them).
     peer.events.on('object-stored', (o) => {
-      if (o.kind === 'manifest' && o.written) indexPending(home);
+      if (o.kind === 'manifest' && o.written) indexPending(home, o.hash);
     });
     // Opportunistic delivery: whenever a probe finds a peer online and something is owed to it.
     const inFlight = new Set<string>();
@@ -66,6 +66,8 @@ export function sharing() {
       });
     });
     c.exchanges.push(service.exchange);
+    // Manifests that arrived while the cell was down (or before an upgrade) get listed once.
+    indexPending(home);
     c.sections.register(grantsSection(home));
     c.sections.register(sharesSection(home, peer.peers));
     return { service, isPinned: (hash) => isPinned(home, hash) };

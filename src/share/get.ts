@@ -56,6 +56,6 @@ export async function restoreShared(ctx: PeerContext & { home: Home }, held: Hel
   const r = await restoreFile(ctx.home, held.grant.manifest_hash, key, out, {
     now: ctx.clock, ...opts, fetchObject: fetchFromPeer(ctx, held.creator, opts.signal),
   });
-  indexPending(ctx.home); // the manifest may have arrived just now: pin its chunks
+  indexPending(ctx.home, held.grant.manifest_hash); // the manifest may have arrived just now: pin its chunks
   return r;
 }

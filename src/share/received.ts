@@ -16,6 +16,10 @@ import { GroveError, badInput, forbidden, notFound } from '../errors.js';
 export const MAX_GRANT_AGE_MS = 90 * 24 * 3600 * 1000;
 /** Grants one cell may have in our Feed at once (a paired peer is trusted, not unlimited). */
 export const MAX_GRANTS_PER_CREATOR = 10_000;
+/** Grants from one cell whose manifest has not arrived yet: more are refused until some arrive. */
+export const MAX_PENDING_GRANTS_PER_CREATOR = 500;
+/** A grant whose manifest never arrived within this time is dropped (the sharer can share again). */
+export const PENDING_GRANT_TTL_MS = 7 * 24 * 3600 * 1000;
 
 export interface ReceiveResult {
   accepted: boolean;
@@ -63,8 +67,15 @@ export function receiveGrant(home: Home, callerId: string, body: unknown, now: n
     // old enough: only then can the row go. Dropped rows count too, or share-unshare cycles
     // would grow the table without bound.
     db.prepare('DELETE FROM received_grants WHERE creator = ? AND dropped_at IS NOT NULL AND granted_at < ?').run(g.creator_pubkey, now - MAX_GRANT_AGE_MS);
+    // A grant whose manifest never came expires (its pins go with it), so promises that are
+    // never kept cannot pile up.
+    expirePending(db, g.creator_pubkey, now);
     const held = (db.prepare('SELECT COUNT(*) AS n FROM received_grants WHERE creator = ?').get(g.creator_pubkey) as { n: number }).n;
     if (!row && held >= MAX_GRANTS_PER_CREATOR) throw new GroveError('QUOTA_EXCEEDED', `this cell holds ${MAX_GRANTS_PER_CREATOR} grants from you already`);
+    const pending = db.prepare('SELECT COUNT(*) FROM received_grants WHERE creator = ? AND dropped_at IS NULL AND indexed = 0').pluck().get(g.creator_pubkey) as number;
+    if (pending >= MAX_PENDING_GRANTS_PER_CREATOR) {
+      throw new GroveError('QUOTA_EXCEEDED', `${MAX_PENDING_GRANTS_PER_CREATOR} of your grants here still wait for their manifest; send those first`);
+    }
     db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0)
       ON CONFLICT(manifest_hash, creator) DO UPDATE SET grant_json = excluded.grant_json, filename = excluded.filename,
@@ -76,8 +87,17 @@ export function receiveGrant(home: Home, callerId: string, body: unknown, now: n
       .run(g.manifest_hash, g.creator_pubkey, g.manifest_hash);
     return { accepted: true };
   })();
-  if (result.accepted) indexPending(home);
+  if (result.accepted) indexPending(home, g.manifest_hash);
   return result;
+}
+
+function expirePending(db: DB, creator: string, now: number): void {
+  const old = db.prepare('SELECT manifest_hash FROM received_grants WHERE creator = ? AND dropped_at IS NULL AND indexed = 0 AND received_at < ?')
+    .pluck().all(creator, now - PENDING_GRANT_TTL_MS) as string[];
+  for (const m of old) {
+    db.prepare('DELETE FROM grant_objects WHERE manifest_hash = ? AND creator = ?').run(m, creator);
+    db.prepare('DELETE FROM received_grants WHERE manifest_hash = ? AND creator = ?').run(m, creator);
+  }
 }
 
 /**
@@ -107,19 +127,21 @@ export function receiveUnshare(db: DB, callerId: string, body: unknown, now: num
  * someone else's object cannot keep that object from its owner.
  */
 export function isPinned(home: Home, hash: string): boolean {
-  indexPending(home);
   return home.db.prepare(`SELECT 1 FROM grant_objects g JOIN objects o ON o.hash = g.hash
     WHERE g.hash = ? AND o.owner = g.creator AND o.present = 1 LIMIT 1`).get(hash) !== undefined;
 }
 
 /**
- * Lists the chunks of every held grant whose manifest has arrived but was not opened yet, so
- * they are pinned and the Feed can tell whether the file is complete. Synchronous (a manifest
- * is small) so that isPinned can run it before answering.
+ * Lists the chunks of the held grants for this manifest (or of every held grant, at start)
+ * once the manifest has arrived, so they are pinned and the Feed can tell whether the file is
+ * complete. Called when a grant or a manifest arrives: the cost of one call does not depend on
+ * how many other grants still wait for their manifest.
  */
-export function indexPending(home: Home): void {
+export function indexPending(home: Home, manifestHash?: string): void {
   const db = home.db;
-  const rows = db.prepare('SELECT * FROM received_grants WHERE dropped_at IS NULL AND indexed = 0').all() as ReceivedRow[];
+  const rows = (manifestHash === undefined
+    ? db.prepare('SELECT * FROM received_grants WHERE dropped_at IS NULL AND indexed = 0').all()
+    : db.prepare('SELECT * FROM received_grants WHERE manifest_hash = ? AND dropped_at IS NULL AND indexed = 0').all(manifestHash)) as ReceivedRow[];
   for (const row of rows) {
     let sealed: Buffer;
     try {
@@ -164,7 +186,6 @@ export interface FeedItem {
 
 /** Files shared with this cell, newest grant first (`grove feed`). */
 export function feedItems(home: Home): FeedItem[] {
-  indexPending(home);
   const db = home.db;
   const rows = db.prepare(`SELECT r.*, p.name AS peer_name FROM received_grants r LEFT JOIN peers p ON p.id = r.creator
     WHERE r.dropped_at IS NULL ORDER BY r.granted_at DESC, r.manifest_hash`).all() as (ReceivedRow & { peer_name: string | null })[];

@@ -11,7 +11,7 @@ import { MAX_PUTS_IN_FLIGHT_PER_PEER } from '../../src/api/objects.js';
 import { getObject, ownerUsage, recordObject, recordObjects, recordRemoved } from '../../src/store/catalog.js';
 import { createGrant } from '../../src/formats/grant.js';
 import { sealMessage } from '../../src/formats/chat.js';
-import { MAX_GRANTS_PER_CREATOR, MAX_GRANT_AGE_MS } from '../../src/share/received.js';
+import { MAX_GRANTS_PER_CREATOR, MAX_GRANT_AGE_MS, MAX_PENDING_GRANTS_PER_CREATOR, PENDING_GRANT_TTL_MS } from '../../src/share/received.js';
 import { MAX_INBOX_BYTES_PER_PEER } from '../../src/chat/messages.js';
 import { SealPool } from '../../src/ingest/pool.js';
 import { addFile } from '../../src/ingest/add.js';
@@ -218,4 +218,30 @@ test('junk in a holder\'s inventory never grows the owner\'s placements, and one
   const seq = a!.cell.home.db.prepare('SELECT inventory_seq FROM peer_sync WHERE peer_id = ?').pluck().get(b!.id) as number;
   const maxSeq = b!.cell.home.db.prepare('SELECT MAX(seq) FROM objects').pluck().get() as number;
   assert.ok(seq < maxSeq, `the rest waits for later rounds (read up to ${seq} of ${maxSeq})`);
+});
+
+test('grants whose manifest never arrives are bounded per peer and expire', async (t) => {
+  const [a, b] = await startCells(t, 2);
+  await pairCells(a!, b!);
+  const db = b!.cell.home.db;
+  const grant = () => createGrant({
+    identity: a!.cell.home.keys.identity, creatorId: a!.id, recipientId: b!.id,
+    recipientX25519Raw: b!.cell.home.keys.x25519.publicRaw, manifestHash: randomBytes(32).toString('hex'), fileKey: randomBytes(32),
+    filename: 'n.txt', fileType: 'text/plain', totalSize: 1, grantedAt: a!.clock.now(),
+  });
+  // MAX_PENDING - 1 promises already waiting (as if sent earlier), then one more over the wire.
+  const ins = db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
+    VALUES (?, ?, '{}', 'n.txt', 'text/plain', 1, ?, ?, NULL, 0)`);
+  const now = b!.clock.now();
+  db.transaction(() => {
+    for (let i = 0; i < MAX_PENDING_GRANTS_PER_CREATOR - 1; i++) ins.run(randomBytes(32).toString('hex'), a!.id, now, now);
+  })();
+  assert.deepEqual((await a!.cell.call(b!.id, 'POST', '/api/receive-grant', { json: grant() })).data, { accepted: true });
+  await assert.rejects(a!.cell.call(b!.id, 'POST', '/api/receive-grant', { json: grant() }), status(507));
+  // A week later the unkept promises are gone, and new grants are welcome again.
+  a!.clock.advance(PENDING_GRANT_TTL_MS + 1000);
+  b!.clock.advance(PENDING_GRANT_TTL_MS + 1000);
+  assert.deepEqual((await a!.cell.call(b!.id, 'POST', '/api/receive-grant', { json: grant() })).data, { accepted: true });
+  assert.equal(db.prepare('SELECT COUNT(*) FROM received_grants WHERE creator = ?').pluck().get(a!.id), 1);
+  assert.equal(db.prepare("SELECT COUNT(*) FROM grant_objects WHERE creator = ?").pluck().get(a!.id), 1, 'their pins went with them');
 });
