@@ -3,7 +3,7 @@ import type { HolderContext } from '../peers/context.js';
 import { H } from '../net/signing.js';
 import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
-import { getObject, isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
+import { getObject, hasRef, isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
 import { isOwnChunk, isOwnManifest } from '../ingest/files.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
@@ -83,12 +83,16 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
     checkContentLength(req, MAX_OBJECT_BYTES);
     if (req.signed?.bodySha256 !== hash) throw badInput('the signed body hash is not the object hash');
     const owner = req.peer!;
+    ctx.events.emit('upload-request', { hash, owner });
     if ((inFlight.get(owner) ?? 0) >= MAX_PUTS_IN_FLIGHT_PER_PEER) throw new GroveError('CONFLICT', 'too many uploads in flight from your cell; retry later');
     const present = isPresent(db, hash);
+    // The bytes may already be here for another owner: the caller still gets (and pays for)
+    // its own reference, so "stored" always means the caller's reference is recorded.
+    const referenced = present && hasRef(db, hash, owner);
     const own = present ? undefined : ownKind(db, hash, ctx.id);
     let max = MAX_OBJECT_BYTES;
     let reserve = 0;
-    if (!present && !own) {
+    if (!referenced && !own) {
       const q = ctx.home.config.quota;
       const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
       const declared = Number(req.headers['content-length'] ?? NaN);
@@ -99,7 +103,6 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
     let stored: { size: number; written: boolean };
     add(inFlight, owner, 1);
     add(reserved, owner, reserve);
-    ctx.events.emit('object-receiving', { hash, owner });
     try {
       try {
         stored = await objects.putStream(hash, bodyStream(req), max);
@@ -109,7 +112,7 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
         throw e;
       }
       if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
-      else if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
+      else if (!referenced) recordObject(db, { hash, size: stored.size, kind: getObject(db, hash)?.kind ?? kind, owner }, ctx.clock());
     } finally {
       add(inFlight, owner, -1);
       add(reserved, owner, -reserve);

@@ -17,8 +17,8 @@ export interface CellEventMap {
   'peer-paired': [peer: PeerRecord];
   /** A probe of a peer finished. */
   probe: [peerId: string, health: PeerHealth];
-  /** A peer began an upload here (its body is being received). */
-  'object-receiving': [o: { hash: string; owner: string }];
+  /** A peer's upload reached the holder's handler (before it is accepted or refused). */
+  'upload-request': [o: { hash: string; owner: string }];
   /** A peer stored an object here (PUT /api/objects). */
   'object-stored': [o: { hash: string; size: number; kind: ObjectKind; owner: string; written: boolean }];
   /** A local object failed its hash when read (to be healed from a peer). */

@@ -23,7 +23,7 @@ export type SharingComponents = Pick<Runtime, 'log' | 'tasks' | 'control' | 'api
 export interface Sharing {
   service: ShareService;
   /** A copy held here for a grant (or its manifest): kept, never released to its owner. */
-  isPinned(hash: string): boolean;
+  isPinned(hash: string, owner?: string): boolean;
 }
 
 export function sharing() {
@@ -70,6 +70,6 @@ export function sharing() {
     indexPending(home);
     c.sections.register(grantsSection(home));
     c.sections.register(sharesSection(home, peer.peers));
-    return { service, isPinned: (hash) => isPinned(home, hash) };
+    return { service, isPinned: (hash, owner) => isPinned(home, hash, owner) };
   };
 }

@@ -122,13 +122,14 @@ export function receiveUnshare(db: DB, callerId: string, body: unknown, now: num
 }
 
 /**
- * Whether a held grant needs this object (its manifest or one of its chunks): refuse to
- * release it. Only objects the grant's creator owns here are pinned, so a grant naming
- * someone else's object cannot keep that object from its owner.
+ * Whether a held grant needs this object (its manifest or one of its chunks) and the grant's
+ * creator stored it here: refuse to release it. Only references of the grant's creator are
+ * pinned (`owner`, when given, is the one asking), so a grant naming someone else's object
+ * cannot keep that object from its owner.
  */
-export function isPinned(home: Home, hash: string): boolean {
-  return home.db.prepare(`SELECT 1 FROM grant_objects g JOIN objects o ON o.hash = g.hash
-    WHERE g.hash = ? AND o.owner = g.creator AND o.present = 1 LIMIT 1`).get(hash) !== undefined;
+export function isPinned(home: Home, hash: string, owner?: string): boolean {
+  return home.db.prepare(`SELECT 1 FROM grant_objects g JOIN object_refs r ON r.hash = g.hash AND r.owner = g.creator
+    WHERE g.hash = ? AND r.present = 1 AND (? IS NULL OR g.creator = ?) LIMIT 1`).get(hash, owner ?? null, owner ?? null) !== undefined;
 }
 
 /**

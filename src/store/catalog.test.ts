@@ -27,14 +27,14 @@ test('recordObjects has the same effect as recordObject on each, in order', asyn
   assert.equal(recordObjects(bulk, [], 1), 0);
 });
 
-test('ownerUsage (kept by triggers) always equals the sum of present objects per owner', async (t) => {
+test('ownerUsage (kept by triggers) always equals the sum of each owner\'s present references', async (t) => {
   const dir = await tempDir(t);
   const db = openDb(join(dir, 'usage.db'));
   t.after(() => db.close());
   const owners = ['a'.repeat(52), 'b'.repeat(52)];
   const op = fc.record({ add: fc.boolean(), n: fc.integer({ min: 1, max: 20 }), owner: fc.constantFrom(...owners), size: fc.integer({ min: 0, max: 5000 }) });
   fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
-    db.exec('DELETE FROM objects');
+    db.exec('DELETE FROM objects; DELETE FROM object_refs');
     for (const o of ops) {
       db.transaction(() => {
         if (o.add) recordObject(db, { hash: h(o.n), size: o.size, kind: 'chunk', owner: o.owner }, 1);
@@ -42,7 +42,7 @@ test('ownerUsage (kept by triggers) always equals the sum of present objects per
       })();
     }
     for (const owner of owners) {
-      const sum = (db.prepare('SELECT COALESCE(SUM(size), 0) AS s FROM objects WHERE owner = ? AND present = 1').get(owner) as { s: number }).s;
+      const sum = (db.prepare('SELECT COALESCE(SUM(size), 0) AS s FROM object_refs WHERE owner = ? AND present = 1').get(owner) as { s: number }).s;
       assert.equal(ownerUsage(db, owner), sum);
     }
   }), { numRuns: 60 });

@@ -1,9 +1,11 @@
 import type { DB } from './db.js';
 import { nextCounter } from './db.js';
 
-// The objects table: which objects this cell holds, whose they are, and the inventory
-// sequence (DESIGN §3 "inventory (incremental, by sequence number)"). Every change to the
-// set of present objects takes a new seq, so a peer asks only for what changed.
+// The objects and object_refs tables: which objects this cell holds, who holds a reference
+// to each (one per owner: the same bytes stored by two owners are charged to and listed for
+// each), and the inventory sequence (docs/design.md §3 "inventory (incremental, by sequence
+// number)"). Every change to an owner's references takes a new seq, so a peer asks only for
+// what changed. objects.owner is the first owner (this cell for its own objects).
 
 export type ObjectKind = 'chunk' | 'manifest' | 'index' | 'blob';
 
@@ -17,23 +19,17 @@ export interface ObjectRow {
   added_at: number;
 }
 
-/** Records an object as present. Returns true when this changed the inventory. */
+/** Records an object as present, with a reference for `o.owner`. Returns true when this changed the inventory. */
 export function recordObject(db: DB, o: { hash: string; size: number; kind: ObjectKind; owner: string }, now: number): boolean {
-  const row = db.prepare('SELECT present FROM objects WHERE hash = ?').get(o.hash) as { present: number } | undefined;
-  if (row?.present === 1) return false;
-  const seq = nextCounter(db, 'object_seq');
-  db.prepare(`INSERT INTO objects(hash, size, kind, owner, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
-    ON CONFLICT(hash) DO UPDATE SET size = excluded.size, kind = excluded.kind, owner = excluded.owner,
-      seq = excluded.seq, present = 1, added_at = excluded.added_at`).run(o.hash, o.size, o.kind, o.owner, seq, now);
-  return true;
+  return recordObjects(db, [o], now) > 0;
 }
 
 /**
- * Records many objects as present in one go (call inside a transaction): the statements
- * are prepared once and the inventory counter is read and written once, so recording the
- * 1 024 chunks of a 4 GiB file costs neither thousands of compiled statements (~12 MB held
- * until GC, measured) nor thousands of counter updates. Same effect as `recordObject` on
- * each, in order. Returns how many changed the inventory.
+ * Records many objects as present, each with a reference for its owner (call inside a
+ * transaction): the statements are prepared once and the inventory counter is read and
+ * written once, so recording the 1 024 chunks of a 4 GiB file costs neither thousands of
+ * compiled statements (~12 MB held until GC, measured) nor thousands of counter updates.
+ * Same effect as `recordObject` on each, in order. Returns how many changed the inventory.
  */
 export function recordObjects(db: DB, objects: { hash: string; size: number; kind: ObjectKind; owner: string }[], now: number): number {
   if (objects.length === 0) return 0;
@@ -41,14 +37,24 @@ export function recordObjects(db: DB, objects: { hash: string; size: number; kin
   const upsert = db.prepare(`INSERT INTO objects(hash, size, kind, owner, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
     ON CONFLICT(hash) DO UPDATE SET size = excluded.size, kind = excluded.kind, owner = excluded.owner,
       seq = excluded.seq, present = 1, added_at = excluded.added_at`);
+  const refPresent = db.prepare('SELECT present FROM object_refs WHERE hash = ? AND owner = ?').pluck();
+  const upsertRef = db.prepare(`INSERT INTO object_refs(hash, owner, size, kind, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+    ON CONFLICT(hash, owner) DO UPDATE SET size = excluded.size, kind = excluded.kind, seq = excluded.seq, present = 1, added_at = excluded.added_at`);
   const counter = db.prepare("SELECT value FROM meta WHERE key = 'object_seq'").pluck().get() as string | undefined;
   let seq = counter === undefined ? 0 : Number(counter);
   let changed = 0;
   const seen = new Set<string>();
   for (const o of objects) {
-    if (seen.has(o.hash) || present.get(o.hash) === 1) continue;
-    seen.add(o.hash);
-    upsert.run(o.hash, o.size, o.kind, o.owner, ++seq, now);
+    const key = `${o.hash}/${o.owner}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // One seq per change: a new object and its first reference share it.
+    const newObject = present.get(o.hash) !== 1;
+    const newRef = refPresent.get(o.hash, o.owner) !== 1;
+    if (!newObject && !newRef) continue;
+    ++seq;
+    if (newObject) upsert.run(o.hash, o.size, o.kind, o.owner, seq, now);
+    if (newRef) upsertRef.run(o.hash, o.owner, o.size, o.kind, seq, now);
     changed++;
   }
   if (changed) {
@@ -57,13 +63,35 @@ export function recordObjects(db: DB, objects: { hash: string; size: number; kin
   return changed;
 }
 
-/** Marks an object removed (a tombstone with a new seq, so peers learn of it incrementally). */
+/**
+ * Marks an object removed, and every reference to it (tombstones with new seqs, so each owner
+ * learns of it incrementally).
+ */
 export function recordRemoved(db: DB, hash: string): boolean {
   const row = db.prepare('SELECT present FROM objects WHERE hash = ?').get(hash) as { present: number } | undefined;
   if (!row || row.present === 0) return false;
-  const seq = nextCounter(db, 'object_seq');
-  db.prepare('UPDATE objects SET present = 0, seq = ? WHERE hash = ?').run(seq, hash);
+  db.prepare('UPDATE objects SET present = 0, seq = ? WHERE hash = ?').run(nextCounter(db, 'object_seq'), hash);
+  const owners = db.prepare('SELECT owner FROM object_refs WHERE hash = ? AND present = 1').pluck().all(hash) as string[];
+  for (const owner of owners) {
+    db.prepare('UPDATE object_refs SET present = 0, seq = ? WHERE hash = ? AND owner = ?').run(nextCounter(db, 'object_seq'), hash, owner);
+  }
   return true;
+}
+
+/** Does `owner` hold a reference to this (present) object here? */
+export function hasRef(db: DB, hash: string, owner: string): boolean {
+  return db.prepare('SELECT 1 FROM object_refs WHERE hash = ? AND owner = ? AND present = 1').get(hash, owner) !== undefined;
+}
+
+/**
+ * Drops `owner`'s reference (a tombstone with a new seq). Returns how many references are
+ * left: at 0 the caller removes the object itself (recordRemoved, then the bytes).
+ */
+export function dropRef(db: DB, hash: string, owner: string): number {
+  if (hasRef(db, hash, owner)) {
+    db.prepare('UPDATE object_refs SET present = 0, seq = ? WHERE hash = ? AND owner = ?').run(nextCounter(db, 'object_seq'), hash, owner);
+  }
+  return db.prepare('SELECT COUNT(*) FROM object_refs WHERE hash = ? AND present = 1').pluck().get(hash) as number;
 }
 
 export function getObject(db: DB, hash: string): ObjectRow | undefined {
@@ -81,11 +109,14 @@ export interface InventoryPage {
   more: boolean;
 }
 
-/** Objects changed after `since`, oldest first; only `owner`'s when given (what a peer may see). */
+/**
+ * Changes after `since`, oldest first: every object's when no owner is given, else `owner`'s
+ * references (what a peer may see: its own objects, never who else stores here).
+ */
 export function inventorySince(db: DB, since: number, limit: number, owner?: string): InventoryPage {
   const rows = (owner === undefined
     ? db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE seq > ? ORDER BY seq LIMIT ?').all(since, limit + 1)
-    : db.prepare('SELECT hash, size, kind, owner, seq, present FROM objects WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?').all(owner, since, limit + 1)) as ObjectRow[];
+    : db.prepare('SELECT hash, size, kind, owner, seq, present FROM object_refs WHERE owner = ? AND seq > ? ORDER BY seq LIMIT ?').all(owner, since, limit + 1)) as ObjectRow[];
   const more = rows.length > limit;
   const page = rows.slice(0, limit);
   return {
@@ -96,7 +127,7 @@ export function inventorySince(db: DB, since: number, limit: number, owner?: str
 }
 
 export function ownerUsage(db: DB, owner: string): number {
-  // Kept by triggers on `objects` (migration 31).
+  // Kept by triggers on `object_refs` (migration 42): each owner is charged for its references.
   const r = db.prepare('SELECT bytes FROM owner_usage WHERE owner = ?').get(owner) as { bytes: number } | undefined;
   return r?.bytes ?? 0;
 }

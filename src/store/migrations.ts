@@ -236,4 +236,47 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX chat_undelivered ON chat_messages(peer, seq) WHERE direction = 'out' AND delivered_at IS NULL AND failed IS NULL;
     `,
   },
+  {
+    version: 42,
+    name: 'object-refs',
+    sql: `
+      -- Who holds a reference to each object kept here (docs/design.md §3 "Holders"): one row per
+      -- owner and object. Two owners can store the same bytes (a share recipient has the
+      -- sharer's ciphertext); each gets its own reference, quota charge and inventory entry, and
+      -- a release drops only the caller's. The object goes when no reference is left.
+      -- seq comes from the same counter as objects.seq: a peer's inventory is its references.
+      CREATE TABLE object_refs (
+        hash TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        present INTEGER NOT NULL DEFAULT 1,
+        added_at INTEGER NOT NULL,
+        PRIMARY KEY (hash, owner)
+      );
+      CREATE INDEX object_refs_owner_seq ON object_refs(owner, seq);
+      INSERT INTO object_refs(hash, owner, size, kind, seq, present, added_at)
+        SELECT hash, owner, size, kind, seq, present, added_at FROM objects;
+      -- Usage per owner now counts references (the quota charges each owner for what it stored).
+      DROP TRIGGER objects_usage_insert;
+      DROP TRIGGER objects_usage_update;
+      DROP TRIGGER objects_usage_delete;
+      DELETE FROM owner_usage;
+      INSERT INTO owner_usage(owner, bytes)
+        SELECT owner, SUM(size) FROM object_refs WHERE present = 1 GROUP BY owner;
+      CREATE TRIGGER object_refs_usage_insert AFTER INSERT ON object_refs WHEN NEW.present = 1 BEGIN
+        INSERT INTO owner_usage(owner, bytes) VALUES (NEW.owner, NEW.size)
+          ON CONFLICT(owner) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER object_refs_usage_update AFTER UPDATE OF present, size ON object_refs BEGIN
+        UPDATE owner_usage SET bytes = bytes - OLD.size WHERE owner = OLD.owner AND OLD.present = 1;
+        INSERT INTO owner_usage(owner, bytes) SELECT NEW.owner, NEW.size WHERE NEW.present = 1
+          ON CONFLICT(owner) DO UPDATE SET bytes = bytes + excluded.bytes;
+      END;
+      CREATE TRIGGER object_refs_usage_delete AFTER DELETE ON object_refs WHEN OLD.present = 1 BEGIN
+        UPDATE owner_usage SET bytes = bytes - OLD.size WHERE owner = OLD.owner;
+      END;
+    `,
+  },
 ];

@@ -32,7 +32,7 @@ export type SyncComponents = Pick<Runtime, 'log' | 'loops' | 'tasks' | 'control'
   exchanges: readonly PeerExchange[];
   sections: IndexSections;
   /** A copy held here for a share recipient: never released to its owner. */
-  isPinned(hash: string): boolean;
+  isPinned(hash: string, owner?: string): boolean;
 };
 
 export interface CellSync {

@@ -1,20 +1,20 @@
 import type { FastifyInstance } from 'fastify';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
-import { getObject, recordRemoved } from '../store/catalog.js';
+import { dropRef, getObject, hasRef, recordRemoved } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { badInput, notFound, forbidden } from '../errors.js';
 import { parseChallenge, storageProof } from './challenge.js';
 
-// The holder side of replication (issue 4 §2): release copies when their owner asks, and
+// The holder side of replication (docs/protocol.md "Replication"): release copies when their owner asks, and
 // keep each owner's latest recovery-index pointer so a rebuilt owner can find it.
 
 export interface HolderDeps {
   db: DB;
   objects: ObjectStore;
   clock: () => number;
-  /** Objects a grant held here needs (issue 5): never released, even by their owner. */
-  isPinned?: (hash: string) => boolean;
+  /** Objects a grant held here needs, stored by that grant's creator: never released, even by it. */
+  isPinned?: (hash: string, owner: string) => boolean;
 }
 
 export const MAX_RELEASE_BATCH = 1000;
@@ -30,17 +30,23 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
     const released: string[] = [];
     const refused: string[] = [];
     for (const hash of hashes as string[]) {
-      const row = getObject(db, hash);
-      // Only the owner may release, and not what a grant held here needs; an object we do
-      // not hold is already released.
-      if (row && row.present === 1 && (row.owner !== req.peer || deps.isPinned?.(hash))) {
+      // A release drops only the caller's reference; the object goes when no reference is
+      // left (another owner, or a share recipient's grant, may still need the same bytes).
+      // What the caller holds no reference to is already released for it.
+      if (!hasRef(db, hash, req.peer!)) {
+        released.push(hash);
+        continue;
+      }
+      if (deps.isPinned?.(hash, req.peer!)) {
         refused.push(hash);
         continue;
       }
-      if (row && row.present === 1) {
-        db.transaction(() => recordRemoved(db, hash))();
-        await objects.remove(hash);
-      }
+      const left = db.transaction(() => {
+        const n = dropRef(db, hash, req.peer!);
+        if (n === 0) recordRemoved(db, hash);
+        return n;
+      })();
+      if (left === 0) await objects.remove(hash);
       released.push(hash);
     }
     return { released, refused };
@@ -53,7 +59,7 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
     const proofs: Record<string, string | null> = {};
     for (const hash of hashes) {
       const row = getObject(db, hash);
-      if (!row || row.present !== 1 || row.owner !== req.peer) {
+      if (!row || row.present !== 1 || !hasRef(db, hash, req.peer!)) {
         proofs[hash] = null;
         continue;
       }
@@ -71,7 +77,7 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
     if (!body || !isHash(body.hash) || !Number.isSafeInteger(body.created_at)) throw badInput('expected {hash, created_at}');
     const row = getObject(db, body.hash);
     if (!row || row.present !== 1) throw notFound('index object not held here; upload it first');
-    if (row.owner !== req.peer || row.kind !== 'index') throw forbidden('not your index object');
+    if (!hasRef(db, body.hash, req.peer!) || row.kind !== 'index') throw forbidden('not your index object');
     db.prepare(`INSERT INTO index_pointers(owner, hash, created_at) VALUES (?, ?, ?)
       ON CONFLICT(owner) DO UPDATE SET hash = excluded.hash, created_at = excluded.created_at
       WHERE excluded.created_at >= index_pointers.created_at`).run(req.peer, body.hash, body.created_at);
