@@ -30,6 +30,7 @@ import type { ChatService } from './chat/service.js';
 import type { SyncExchange } from './share/link.js';
 import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
+import { diskStatus, type DiskStatus } from './guard/status.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -78,6 +79,8 @@ export interface CellStatus {
   pid: number;
   /** Own chunks and manifests below the replication factor. */
   at_risk: number;
+  /** Free space on the home's disk and the reserve kept for this cell. */
+  disk?: DiskStatus;
 }
 
 export class Cell implements PeerContext {
@@ -258,6 +261,7 @@ export class Cell implements PeerContext {
         peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
         health: (id) => this.records.peerHealth(id),
       }),
+      disk: diskStatus(this.home.paths.chunks, this.config.storage.reserve_bytes),
     };
   }
 

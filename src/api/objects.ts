@@ -6,6 +6,7 @@ import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import { isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
+import { asDiskFull, diskFull, diskSpaceSync, uploadRoom } from '../guard/disk.js';
 
 // GET/PUT /api/objects/{hash} (DESIGN §3: chunk get/put, streamed, hash-checked on receipt,
 // quota per owner). Objects are named by the SHA-256 of their bytes, so a download's signed
@@ -56,6 +57,7 @@ export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
   // the reservation, parallel uploads would each see the same remaining quota and overrun it.
   const inFlight = new Map<string, number>();
   const reserved = new Map<string, number>();
+  let reservedTotal = 0;
   const add = (m: Map<string, number>, k: string, n: number) => {
     const v = (m.get(k) ?? 0) + n;
     if (v === 0) m.delete(k);
@@ -87,30 +89,48 @@ export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
     const own = present ? undefined : ownKind(db, hash, ctx.id);
     let max = MAX_OBJECT_BYTES;
     let reserve = 0;
-    if (!present && !own) {
-      const q = ctx.home.config.quota;
-      const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
+    let byDisk = false;
+    if (!present) {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
-      max = Math.min(max, remaining);
+      // Free space above the reserve, less what uploads under way may still write: the quota
+      // a peer is granted never exceeds it (a full disk is 507 DISK_FULL, not a 500).
+      // statfs synchronously (a few µs): with an await here, a refused small upload left its
+      // kept-alive connection unusable for the client's next request (ECONNRESET, observed).
+      const room = uploadRoom(diskSpaceSync(objects.dir), ctx.home.config.storage.reserve_bytes) - reservedTotal;
+      if (room <= 0 || (Number.isFinite(declared) && declared > room)) throw diskFull();
+      if (room < max) { max = room; byDisk = true; }
+      if (!own) {
+        const q = ctx.home.config.quota;
+        const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
+        if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
+        if (remaining < max) { max = remaining; byDisk = false; }
+      }
       reserve = Number.isFinite(declared) ? declared : max;
     }
     let stored: { size: number; written: boolean };
     add(inFlight, owner, 1);
     add(reserved, owner, reserve);
+    reservedTotal += reserve;
     try {
       try {
         stored = await objects.putStream(hash, bodyStream(req), max);
       } catch (e) {
-        // An undeclared length that runs past the remaining quota (but not the object limit).
-        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw quotaExceeded();
+        // An undeclared length that runs past the remaining quota or room (but not the object limit).
+        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw byDisk ? diskFull() : quotaExceeded();
         throw e;
       }
-      if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
-      else if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
+      try {
+        if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
+        else if (!present) recordObject(db, { hash, size: stored.size, kind, owner }, ctx.clock());
+      } catch (e) {
+        // Not recorded, so not kept: an unrecorded object would never be counted or released.
+        if (stored.written && !present) await objects.remove(hash).catch(() => {});
+        throw asDiskFull(e);
+      }
     } finally {
       add(inFlight, owner, -1);
       add(reserved, owner, -reserve);
+      reservedTotal -= reserve;
     }
     ctx.events.emit('object-stored', { hash, size: stored.size, kind: own ?? kind, owner: own ? ctx.id : owner, written: stored.written });
     return { stored: true, hash, size: stored.size };

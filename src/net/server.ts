@@ -8,6 +8,7 @@ import {
 } from './signing.js';
 import { isCellId } from '../crypto/encoding.js';
 import { GroveError, forbidden, unauthenticated, badInput } from '../errors.js';
+import { isDiskFull } from '../guard/disk.js';
 
 // The peer API server (DESIGN §3). Every route is signed-and-known-peer by default; a route
 // opts out with `config: { auth: 'signed' }` (any cell that proves its key: pairing) or
@@ -120,6 +121,10 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
     if (err instanceof GroveError) {
       if (err.status >= 500) req.log.error({ err }, 'request failed');
       return reply.code(err.status).send({ error: err.code, message: err.status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.message });
+    }
+    if (isDiskFull(err)) {
+      // Any write that met a full disk (a route's, a hook's): "full", never "down" (500).
+      return reply.code(507).send({ error: 'DISK_FULL', message: 'this cell has no room left' });
     }
     const status = err.statusCode ?? 500;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {
