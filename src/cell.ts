@@ -31,6 +31,7 @@ import type { SyncExchange } from './share/link.js';
 import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
 import { diskStatus, type DiskStatus } from './guard/status.js';
+import { peerEdge } from './guard/edge.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -135,6 +136,7 @@ export class Cell implements PeerContext {
       isKnownPeer: (id) => this.peers.isKnown(id),
       nonces: new SqliteNonceStore(home.db, this.clock),
       logger: this.log,
+      ...peerEdge(home.config.limits, this.clock),
     });
     this.connections = trackConnections(this.app.server);
     registerPeerApi(this.app, this);
