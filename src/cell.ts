@@ -32,6 +32,8 @@ import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
 import { diskStatus, type DiskStatus } from './guard/status.js';
 import { peerEdge } from './guard/edge.js';
+import { assertCatalogMatchesObjects, catalogIsEmpty, setAsideObjects } from './guard/catalog.js';
+import { sweepStaleTemp } from './guard/sweep.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -59,6 +61,8 @@ export interface CellOptions {
   control?: boolean;
   /** How long stop() lets in-flight requests finish before cutting connections. Default 10 s. */
   stopGraceMs?: number;
+  /** With a lost (empty) placement.db, move chunks/ to trash/ instead of refusing to start. */
+  setAsideObjects?: boolean;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -276,6 +280,7 @@ export class Cell implements PeerContext {
       }
       // This process now holds the home (or runs without a control socket, as in tests).
       this.records.sweep();
+      await sweepStaleTemp(this.home.objects, this.clock(), this.log);
       const host = this.opts.host ?? this.config.api.host;
       const port = this.opts.port ?? this.config.api.port;
       try {
@@ -381,6 +386,8 @@ export function pairResult(p: PeerRecord): { id: string; name: string; routes: s
 export async function createCell(opts: CellOptions): Promise<Cell> {
   const home = openHome(opts.home);
   try {
+    if (opts.setAsideObjects && catalogIsEmpty(home.db)) await setAsideObjects(home, (opts.clock ?? Date.now)());
+    else await assertCatalogMatchesObjects(home);
     const { home: _root, ...rest } = opts;
     return new Cell(home, rest);
   } catch (e) {
