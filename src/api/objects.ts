@@ -41,6 +41,23 @@ function ownKind(db: PeerContext['home']['db'], hash: string, selfId: string): O
   return undefined;
 }
 
+/**
+ * Whether `caller` may download `hash` from this cell: its owner may; a recipient of a live
+ * grant of ours may fetch that file's manifest and chunks; the creator of a grant we hold may
+ * fetch what we keep for it. Anyone else gets the same 404 as for a missing object, so a
+ * paired peer can neither read nor probe for other owners' objects by hash.
+ */
+function maySee(db: PeerContext['home']['db'], hash: string, caller: string, selfId: string): boolean {
+  const row = db.prepare('SELECT owner FROM objects WHERE hash = ? AND present = 1').get(hash) as { owner: string } | undefined;
+  if (row?.owner === caller) return true;
+  if (row?.owner === selfId || ownKind(db, hash, selfId)) {
+    const granted = db.prepare(`SELECT 1 FROM sent_grants WHERE recipient = @caller AND revoked_at IS NULL
+      AND (manifest_hash = @hash OR manifest_hash IN (SELECT manifest_hash FROM file_chunks WHERE hash = @hash)) LIMIT 1`).get({ caller, hash });
+    if (granted) return true;
+  }
+  return db.prepare('SELECT 1 FROM grant_objects WHERE hash = ? AND creator = ? LIMIT 1').get(hash, caller) !== undefined;
+}
+
 function quotaExceeded(): GroveError {
   return new GroveError('QUOTA_EXCEEDED', 'storage quota for your cell is used up on this cell');
 }
@@ -66,6 +83,7 @@ export function registerObjects(app: FastifyInstance, ctx: PeerContext): void {
 
   app.get('/api/objects/:hash', async (req, reply) => {
     const hash = hashParam(req.params);
+    if (!maySee(db, hash, req.peer!, ctx.id)) throw notFound('no such object', { hash });
     const state = await objects.check(hash);
     if (state === 'missing') throw notFound('no such object', { hash });
     if (state === 'corrupt') {

@@ -252,7 +252,7 @@ function deadline(ms: number, outer?: AbortSignal): { signal: AbortSignal; relea
 /** PEER_ERROR "clock differs by N s" (detail.clock_skew_s: the peer's clock minus ours). */
 export function clockSkew(skewMs: number): GroveError {
   const s = Math.round(skewMs / 1000);
-  return new GroveError('PEER_ERROR', `clock differs by ${s} s from the peer's (more than 5 minutes): run NTP on both machines`, { clock_skew_s: s });
+  return new GroveError('PEER_ERROR', `clock differs by ${Math.abs(s)} s: the peer's clock is ${s < 0 ? 'behind' : 'ahead of'} ours by more than 5 minutes; run NTP on both machines`, { clock_skew_s: s });
 }
 
 function peerError(msg: string): GroveError {
