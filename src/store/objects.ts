@@ -78,7 +78,7 @@ export class ObjectStore {
     const dir = join(this.dir, hash.slice(0, 2));
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
     const discard = async () => {
       await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
