@@ -34,6 +34,10 @@ import type { ChatService } from './chat/service.js';
 import { sync, type CellSync } from './sync/feature.js';
 import type { PeerExchange } from './sync/round.js';
 import { atRisk } from './sync/copies.js';
+import { diskStatus } from './guard/status.js';
+import { peerEdge } from './guard/edge.js';
+import { assertCatalogMatchesObjects, catalogIsEmpty, setAsideObjects } from './guard/catalog.js';
+import { sweepStaleTemp } from './guard/sweep.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, server, registry, records), hands each feature the narrow components it
@@ -61,6 +65,8 @@ export interface CellOptions {
   control?: boolean;
   /** How long stop() lets in-flight requests finish before cutting connections. Default 10 s. */
   stopGraceMs?: number;
+  /** With a lost (empty) placement.db, move chunks/ to trash/ instead of refusing to start. */
+  setAsideObjects?: boolean;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -122,6 +128,7 @@ export class Cell implements PairingContext, HolderContext {
       isKnownPeer: (id) => this.peers.isKnown(id),
       nonces: new SqliteNonceStore(home.db, this.clock),
       logger: this.log,
+      ...peerEdge(home.config.limits, this.clock),
     });
     this.connections = trackConnections(this.app.server);
 
@@ -142,6 +149,7 @@ export class Cell implements PairingContext, HolderContext {
     registerPeerApi(this.app, peer);
     registerPeerControl(this.control, peer, (signal) => this.probeAndBench(signal));
     this.control.register('status', () => this.status());
+    this.addStatus(() => ({ disk: diskStatus(home.paths.chunks, home.config.storage.reserve_bytes) }));
     this.sections.register(peersSection(this.peers, this.id));
     this.sections.register(filesSection({ db: home.db, objects: home.objects, master: home.keys.master, selfId: this.id }));
     const shares = sharing()(shared);
@@ -276,6 +284,7 @@ export class Cell implements PairingContext, HolderContext {
       }
       // This process now holds the home (or runs without a control socket, as in tests).
       this.records.sweep();
+      await sweepStaleTemp(this.home.objects, this.clock(), this.log);
       await this.listen();
       if (this.controlServer) this.pid.write();
       for (const s of this.services) await s.start?.();
@@ -363,6 +372,8 @@ export class Cell implements PairingContext, HolderContext {
 export async function createCell(opts: CellOptions): Promise<Cell> {
   const home = openHome(opts.home);
   try {
+    if (opts.setAsideObjects && catalogIsEmpty(home.db)) await setAsideObjects(home, (opts.clock ?? Date.now)());
+    else await assertCatalogMatchesObjects(home);
     const { home: _root, ...rest } = opts;
     return new Cell(home, rest);
   } catch (e) {

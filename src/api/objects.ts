@@ -7,6 +7,7 @@ import { getObject, hasRef, isPresent, ownerUsage, recordObject, type ObjectKind
 import { isOwnChunk, isOwnManifest } from '../ingest/files.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
+import { asDiskFull, diskFull, diskSpaceSync, uploadRoom } from '../guard/disk.js';
 
 // GET/PUT /api/objects/{hash} (DESIGN §3: chunk get/put, streamed, hash-checked on receipt,
 // quota per owner). Objects are named by the SHA-256 of their bytes, so a download's signed
@@ -41,6 +42,23 @@ function ownKind(db: HolderContext['home']['db'], hash: string, selfId: string):
   return undefined;
 }
 
+/**
+ * Whether `caller` may download `hash` from this cell: its owner may; a recipient of a live
+ * grant of ours may fetch that file's manifest and chunks; the creator of a grant we hold may
+ * fetch what we keep for it. Anyone else gets the same 404 as for a missing object, so a
+ * paired peer can neither read nor probe for other owners' objects by hash.
+ */
+function maySee(db: HolderContext['home']['db'], hash: string, caller: string, selfId: string): boolean {
+  if (hasRef(db, hash, caller)) return true;
+  const row = db.prepare('SELECT owner FROM objects WHERE hash = ? AND present = 1').get(hash) as { owner: string } | undefined;
+  if (row?.owner === selfId || ownKind(db, hash, selfId)) {
+    const granted = db.prepare(`SELECT 1 FROM sent_grants WHERE recipient = @caller AND revoked_at IS NULL
+      AND (manifest_hash = @hash OR manifest_hash IN (SELECT manifest_hash FROM file_chunks WHERE hash = @hash)) LIMIT 1`).get({ caller, hash });
+    if (granted) return true;
+  }
+  return db.prepare('SELECT 1 FROM grant_objects WHERE hash = ? AND creator = ? LIMIT 1').get(hash, caller) !== undefined;
+}
+
 function quotaExceeded(): GroveError {
   return new GroveError('QUOTA_EXCEEDED', 'storage quota for your cell is used up on this cell');
 }
@@ -57,6 +75,7 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
   // the reservation, parallel uploads would each see the same remaining quota and overrun it.
   const inFlight = new Map<string, number>();
   const reserved = new Map<string, number>();
+  let reservedTotal = 0;
   const add = (m: Map<string, number>, k: string, n: number) => {
     const v = (m.get(k) ?? 0) + n;
     if (v === 0) m.delete(k);
@@ -65,6 +84,7 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
 
   app.get('/api/objects/:hash', async (req, reply) => {
     const hash = hashParam(req.params);
+    if (!maySee(db, hash, req.peer!, ctx.id)) throw notFound('no such object', { hash });
     const state = await objects.check(hash);
     if (state === 'missing') throw notFound('no such object', { hash });
     if (state === 'corrupt') {
@@ -92,30 +112,50 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
     const own = present ? undefined : ownKind(db, hash, ctx.id);
     let max = MAX_OBJECT_BYTES;
     let reserve = 0;
-    if (!referenced && !own) {
-      const q = ctx.home.config.quota;
-      const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
+    let byDisk = false;
+    if (!present || (!referenced && !own)) {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
-      max = Math.min(max, remaining);
+      if (!present) {
+        // Free space above the reserve, less what uploads under way may still write: the quota
+        // a peer is granted never exceeds it (a full disk is 507 DISK_FULL, not a 500).
+        // statfs synchronously (a few µs): with an await here, a refused small upload left its
+        // kept-alive connection unusable for the client's next request (ECONNRESET, observed).
+        const room = uploadRoom(diskSpaceSync(objects.dir), ctx.home.config.storage.reserve_bytes) - reservedTotal;
+        if (room <= 0 || (Number.isFinite(declared) && declared > room)) throw diskFull();
+        if (room < max) { max = room; byDisk = true; }
+      }
+      if (!referenced && !own) {
+        const q = ctx.home.config.quota;
+        const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
+        if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
+        if (remaining < max) { max = remaining; byDisk = false; }
+      }
       reserve = Number.isFinite(declared) ? declared : max;
     }
     let stored: { size: number; written: boolean };
     add(inFlight, owner, 1);
     add(reserved, owner, reserve);
+    reservedTotal += reserve;
     try {
       try {
         stored = await objects.putStream(hash, bodyStream(req), max);
       } catch (e) {
-        // An undeclared length that runs past the remaining quota (but not the object limit).
-        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw quotaExceeded();
+        // An undeclared length that runs past the remaining quota or room (but not the object limit).
+        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw byDisk ? diskFull() : quotaExceeded();
         throw e;
       }
-      if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
-      else if (!referenced) recordObject(db, { hash, size: stored.size, kind: getObject(db, hash)?.kind ?? kind, owner }, ctx.clock());
+      try {
+        if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
+        else if (!referenced) recordObject(db, { hash, size: stored.size, kind: getObject(db, hash)?.kind ?? kind, owner }, ctx.clock());
+      } catch (e) {
+        // Not recorded, so not kept: an unrecorded object would never be counted or released.
+        if (stored.written && !present) await objects.remove(hash).catch(() => {});
+        throw asDiskFull(e);
+      }
     } finally {
       add(inFlight, owner, -1);
       add(reserved, owner, -reserve);
+      reservedTotal -= reserve;
     }
     ctx.events.emit('object-stored', { hash, size: stored.size, kind: own ?? kind, owner: own ? ctx.id : owner, written: stored.written });
     return { stored: true, hash, size: stored.size };

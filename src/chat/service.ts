@@ -77,7 +77,9 @@ export class ChatService {
         if (r.data?.accepted !== true && r.data?.duplicate !== true) throw new Error('the peer did not accept the message');
       } catch (e) {
         const status = refusalStatus(e);
-        if (status !== undefined && PERMANENT.has(status)) {
+        // "sent_at is in the future": queued while our clock was ahead; it passes once the
+        // clocks agree, so it is retried like an unreachable peer, not failed for good.
+        if (status !== undefined && PERMANENT.has(status) && !/sent_at is in the future/.test(describeError(e))) {
           const error = describeError(e);
           markFailed(db, peerId, m.id, error);
           report.failed.push({ id: m.id, error });

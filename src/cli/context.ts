@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolveHome } from '../home/paths.js';
 import { openHome, type Home } from '../home/home.js';
+import { termText } from './term.js';
 
 // Shared CLI plumbing: global flags, output in human or --json form, and opening the home.
 
@@ -26,7 +27,8 @@ export function emit(cmd: Command, json: unknown, human?: string | (() => string
   if (wantsJson(cmd)) {
     process.stdout.write(JSON.stringify(json) + '\n');
   } else if (human !== undefined) {
-    const text = typeof human === 'function' ? human() : human;
+    // Human text may carry peers' names, file names and messages: no raw controls reach the terminal.
+    const text = termText(typeof human === 'function' ? human() : human);
     if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
   }
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { describeError, GroveError } from '../errors.js';
+import { termSafe } from './term.js';
 import { registerInit } from './commands/init.js';
 import { registerId } from './commands/id.js';
 import { registerConfig } from './commands/config.js';
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
-    process.stderr.write(`grove: ${describeError(e)}\n`);
+    process.stderr.write(`grove: ${termSafe(describeError(e))}\n`); // may quote a peer's refusal
     if (process.env.GROVE_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exitCode = e instanceof GroveError && e.code === 'USAGE' ? 2 : 1;
   }

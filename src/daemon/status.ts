@@ -1,4 +1,5 @@
 import { BUILD_LABEL } from '../build.js';
+import type { DiskStatus } from '../guard/status.js';
 
 // `grove status` of a running cell (docs/design.md §5): what the control command `status`
 // answers. Each figure comes from the part that owns it; this module only assembles them.
@@ -16,6 +17,10 @@ export interface CellStatus {
   pid: number;
   /** Own chunks and manifests below the replication factor. */
   at_risk: number;
+  /** Free space on the home's disk and the reserve kept for this cell. */
+  disk?: DiskStatus;
+  /** Other features' own figures (watched folders, supervision, …). */
+  [extra: string]: unknown;
 }
 
 /** A source of extra status fields (a feature's own figures), merged into the answer. */

@@ -19,6 +19,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
   const fh = await open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
+    // A full disk can end a write short: only a complete file may replace the old one.
+    const want = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if ((await fh.stat()).size !== want) throw Object.assign(new Error(`short write to ${path}`), { code: 'ENOSPC' });
     await fh.chmod(mode); // umask must not loosen or tighten what DESIGN §1 fixes
     await fh.sync();
   } catch (e) {
@@ -37,7 +40,11 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string, mod
   try {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    while (off < buf.length) {
+      const n = writeSync(fd, buf, off, buf.length - off);
+      if (n <= 0) throw Object.assign(new Error(`short write to ${path}`), { code: 'ENOSPC' });
+      off += n;
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

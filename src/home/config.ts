@@ -14,6 +14,10 @@ export interface Config {
   sync: { interval_s: number; jitter_s: number };
   bench: { interval_s: number };
   quota: { default_bytes: number; per_owner: Record<string, number> };
+  /** Free space kept for this cell itself; peers' uploads get only what is free above it. */
+  storage: { reserve_bytes: number };
+  /** Bounds on the peer API against slow or greedy strangers (docs/protocol.md "Bounds and defences"). */
+  limits: { headers_timeout_s: number; request_timeout_s: number; max_connections: number; max_connections_per_address: number };
   invite: { ttl_s: number };
   update: { trusted_keys: string[] };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
@@ -28,6 +32,8 @@ export function defaultConfig(): Config {
     sync: { interval_s: 300, jitter_s: 30 },
     bench: { interval_s: 6 * 3600 },
     quota: { default_bytes: 10 * 1024 ** 3, per_owner: {} },
+    storage: { reserve_bytes: 512 * 1024 ** 2 },
+    limits: { headers_timeout_s: 10, request_timeout_s: 120, max_connections: 1024, max_connections_per_address: 64 },
     invite: { ttl_s: 24 * 3600 },
     update: { trusted_keys: [] },
     log: { level: 'info' },
@@ -51,6 +57,11 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'bench.interval_s': 'posint',
   'quota.default_bytes': 'uint',
   'quota.per_owner': 'quota-map',
+  'storage.reserve_bytes': 'uint',
+  'limits.headers_timeout_s': 'posint',
+  'limits.request_timeout_s': 'posint',
+  'limits.max_connections': 'posint',
+  'limits.max_connections_per_address': 'posint',
   'invite.ttl_s': 'posint',
   'update.trusted_keys': 'strings',
   'log.level': 'level',

@@ -1,4 +1,4 @@
-import { mkdirSync, existsSync, statSync, accessSync, constants } from 'node:fs';
+import { mkdirSync, existsSync, statSync, accessSync, chmodSync, constants } from 'node:fs';
 import { homePaths, type HomePaths } from './paths.js';
 import { ensureKeys, loadKeys, type CellKeys } from './keys.js';
 import { loadConfig, defaultConfig, type Config } from './config.js';
@@ -24,6 +24,14 @@ export function initHome(root: string, opts: { name?: string; password?: string;
     created.push(root);
   } else if (!statSync(root).isDirectory()) {
     throw new GroveError('BAD_INPUT', `${root} exists and is not a directory`);
+  } else if ((statSync(root).mode & 0o077) !== 0) {
+    // An existing directory (say 755) would leave placement.db and the logs readable by
+    // every local user: the home is private, whoever created the directory.
+    try {
+      chmodSync(root, 0o700);
+    } catch {
+      throw new GroveError('FORBIDDEN', `${root} is readable by other users and cannot be made private: run \`chmod 700 ${root}\` first`);
+    }
   }
   checkWritable(root);
   created.push(...ensureKeys(p));

@@ -72,15 +72,19 @@ export class PeerClient {
 
   /** A signed request; returns the verified, buffered response body (JSON-parsed if JSON). */
   async call<T = unknown>(baseUrl: string, peerId: string, method: string, path: string, opts: CallOptions = {}): Promise<PeerResponse<T>> {
-    const { res, started, sentBytes, nonce } = await this.send(baseUrl, peerId, method, path, opts);
+    const { res, started, sentBytes, nonce, release } = await this.send(baseUrl, peerId, method, path, opts);
     let h: string;
+    let body: Buffer;
     try {
       h = this.verify(res, peerId, method, path, nonce);
+      // The deadline covers the body too: a peer that sends headers and then stalls is cut.
+      body = await readLimited(res, opts.maxBytes ?? DEFAULT_MAX_RESPONSE);
     } catch (e) {
       res.body.destroy();
       throw e;
+    } finally {
+      release();
     }
-    const body = await readLimited(res, opts.maxBytes ?? DEFAULT_MAX_RESPONSE);
     if (createHash('sha256').update(body).digest('hex') !== h) throw peerError('response body does not match its signature');
     const latencyMs = performance.now() - started;
     const isJson = (res.headers.get('content-type') ?? '').includes('application/json');
@@ -105,7 +109,15 @@ export class PeerClient {
    * as a Readable and must consume it fully (e.g. ObjectStore.putStream).
    */
   async download<R>(baseUrl: string, peerId: string, path: string, sink: (body: Readable, expectedSha256: string) => Promise<R>, opts: CallOptions = {}): Promise<{ result: R; latencyMs: number }> {
-    const { res, started, nonce } = await this.send(baseUrl, peerId, 'GET', path, opts);
+    const { res, started, nonce, release } = await this.send(baseUrl, peerId, 'GET', path, opts);
+    try {
+      return await this.receive(res, started, nonce, peerId, path, sink);
+    } finally {
+      release();
+    }
+  }
+
+  private async receive<R>(res: Reply, started: number, nonce: string, peerId: string, path: string, sink: (body: Readable, expectedSha256: string) => Promise<R>): Promise<{ result: R; latencyMs: number }> {
     let expected: string;
     try {
       expected = this.verify(res, peerId, 'GET', path, nonce);
@@ -151,8 +163,7 @@ export class PeerClient {
         bodySha256 = opts.bodySha256;
       }
     }
-    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const { signal, release } = deadline(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000, opts.signal);
     const url = new URL(path, baseUrl);
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (let attempt = 0; ; attempt++) {
@@ -168,12 +179,13 @@ export class PeerClient {
       const started = performance.now();
       try {
         const res = await this.exchange(url, method, headers, body, signal);
-        return { res, started, sentBytes, nonce };
+        return { res, started, sentBytes, nonce, release };
       } catch (e) {
         // Typically a pooled keep-alive connection the peer had already closed (it restarted or
         // timed the connection out). One retry on a new connection: peer requests are safe to
         // repeat (reads; content-addressed puts; a repeated pairing is refused, never doubled).
         if (attempt === 0 && replayable && !signal.aborted && isStaleConnection(e)) continue;
+        release();
         throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeNetError(e, signal)}`, undefined, { cause: e });
       }
     }
@@ -202,16 +214,45 @@ export class PeerClient {
   }
 
   private verify(res: Reply, peerId: string, method: string, path: string, requestNonce: string): string {
+    let ts: number | undefined;
     try {
       const h = parseSignedHeaders(res.headers);
+      ts = h.ts;
       verifyResponse({ method, path, status: res.status, requestNonce }, h, peerId, this.deps.selfId, this.deps.clock());
       return h.bodySha256;
     } catch (e) {
-      // A correctly signed but stale answer means the clocks disagree: say so, it is fixable.
-      if (e instanceof GroveError && e.message.startsWith('timestamp')) throw peerError("the peer's clock differs from ours by more than 5 minutes");
+      // A correctly signed but stale answer means the clocks disagree: say by how much, it is fixable.
+      if (e instanceof GroveError && e.message.startsWith('timestamp') && ts !== undefined) throw clockSkew(ts - this.deps.clock());
       throw peerError('response is not signed by the expected cell');
     }
   }
+}
+
+/**
+ * A deadline for one call that also follows the caller's signal. A plain timer rather than
+ * `AbortSignal.any([signal, AbortSignal.timeout()])`: on Node 20 the combined signal can be
+ * garbage-collected with its timeout, and the call then waits for as long as the peer likes.
+ * `release()` clears the timer once the whole response has been read.
+ */
+function deadline(ms: number, outer?: AbortSignal): { signal: AbortSignal; release: () => void } {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new DOMException('the peer did not answer in time', 'TimeoutError')), ms);
+  const onAbort = () => ctl.abort(outer?.reason);
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: ctl.signal,
+    release: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+/** PEER_ERROR "clock differs by N s" (detail.clock_skew_s: the peer's clock minus ours). */
+export function clockSkew(skewMs: number): GroveError {
+  const s = Math.round(skewMs / 1000);
+  return new GroveError('PEER_ERROR', `clock differs by ${Math.abs(s)} s: the peer's clock is ${s < 0 ? 'behind' : 'ahead of'} ours by more than 5 minutes; run NTP on both machines`, { clock_skew_s: s });
 }
 
 function peerError(msg: string): GroveError {

@@ -7,7 +7,9 @@ import {
   parseSignedHeaders, verifyRequest, signResponse, toHttpHeaders, newNonce, EMPTY_SHA256, H, type SignedHeaders,
 } from './signing.js';
 import { isCellId } from '../crypto/encoding.js';
-import { GroveError, forbidden, unauthenticated, badInput } from '../errors.js';
+import { GroveError, forbidden, unauthenticated, badInput, tooLarge } from '../errors.js';
+import { capConnections, connectionCaps, openFileLimit } from '../guard/connections.js';
+import { isDiskFull } from '../guard/disk.js';
 
 // The peer API server (DESIGN §3). Every route is signed-and-known-peer by default; a route
 // opts out with `config: { auth: 'signed' }` (any cell that proves its key: pairing) or
@@ -43,12 +45,38 @@ export interface PeerServerDeps {
   logger?: Logger;
   /** Limit for buffered (JSON) bodies. Streamed routes enforce their own limits. */
   jsonBodyLimit?: number;
+  /** Timeouts and connection caps against slow or greedy clients (defaults: EDGE_DEFAULTS). */
+  edge?: Partial<EdgeLimits>;
+  /** Admits a request to a 'signed' route (a caller not yet paired: pairing) from an address, before any work. */
+  admitStranger?: (address: string) => boolean;
 }
+
+export interface EdgeLimits {
+  /** The whole request head must arrive within this. */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this (a slow body is cut). */
+  requestTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+}
+
+export const EDGE_DEFAULTS: EdgeLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 120_000, maxConnections: 1024, maxConnectionsPerAddress: 64 };
 
 export const DEFAULT_JSON_BODY_LIMIT = 1024 * 1024;
 
 export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
+  const edge = { ...EDGE_DEFAULTS, ...deps.edge };
   const app = Fastify({
+    // Slow strangers (docs/protocol.md "Bounds and defences"): a head or a body that trickles
+    // in is cut; Node checks the open requests against these deadlines at this interval.
+    http: {
+      headersTimeout: Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs), // Node requires ≤ requestTimeout
+      requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(edge.headersTimeoutMs / 2))),
+    },
+    requestTimeout: edge.requestTimeoutMs,
+    connectionTimeout: edge.requestTimeoutMs, // a socket silent this long is closed
+    keepAliveTimeout: Math.min(72_000, edge.requestTimeoutMs),
     loggerInstance: deps.logger as FastifyBaseLogger | undefined,
     // Per-request lines would log every sync call; failures are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
@@ -79,8 +107,16 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
   // Binary: passed through as a stream; the route checks size and hash as bytes arrive.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
+  capConnections(app.server, connectionCaps({ max_connections: edge.maxConnections, max_connections_per_address: edge.maxConnectionsPerAddress }, openFileLimit()));
+
   app.addHook('onRequest', async (req) => {
     const auth: AuthMode = req.routeOptions.config?.auth ?? 'peer';
+    // No route reads a body on GET or on an open route but pairing: refuse one at once,
+    // unread (the error handler closes the connection), rather than read 1 GiB for nothing.
+    if ((req.method === 'GET' || req.method === 'HEAD' || auth === 'none') && hasBody(req)) throw tooLarge('this request takes no body');
+    if (auth === 'signed' && deps.admitStranger && !deps.admitStranger(req.ip)) {
+      throw new GroveError('RATE_LIMITED', 'too many attempts from your address; retry later');
+    }
     if (auth === 'none') return;
     const h = parseSignedHeaders(req.headers);
     verifyRequest({ method: req.method, path: req.url }, h, deps.selfId, deps.clock());
@@ -120,6 +156,10 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
     if (err instanceof GroveError) {
       if (err.status >= 500) req.log.error({ err }, 'request failed');
       return reply.code(err.status).send({ error: err.code, message: err.status >= 500 && err.code === 'INTERNAL' ? 'internal error' : err.message });
+    }
+    if (isDiskFull(err)) {
+      // Any write that met a full disk (a route's, a hook's): "full", never "down" (500).
+      return reply.code(507).send({ error: 'DISK_FULL', message: 'this cell has no room left' });
     }
     const status = err.statusCode ?? 500;
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) {

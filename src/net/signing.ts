@@ -113,7 +113,7 @@ function checkSignature(data: Buffer, h: SignedHeaders): void {
 }
 
 export function checkFreshness(ts: number, now: number): void {
-  if (Math.abs(now - ts) > MAX_SKEW_MS) throw unauthenticated('timestamp outside the allowed window');
+  if (Math.abs(now - ts) > MAX_SKEW_MS) throw unauthenticated(`timestamp outside the allowed window: clocks differ by ${Math.round((ts - now) / 1000)} s`);
 }
 
 /**

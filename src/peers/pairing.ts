@@ -76,6 +76,7 @@ export async function pairWithCode(ctx: PairingContext, code: string, opts: { si
         throw new GroveError(Number(e.detail.status) === 403 ? 'FORBIDDEN' : 'PEER_ERROR', `${invite.name || 'the inviting cell'} refused pairing: ${describeError(e).replace(/^peer refused: /, '')}`, e.detail);
       }
       if (opts.signal?.aborted) throw e;
+      if (e instanceof GroveError && e.detail?.clock_skew_s !== undefined) throw e; // reached, but the clocks differ
       failures.push(`${url}: ${describeError(e)}`);
       continue;
     }

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { isHash } from '../crypto/encoding.js';
 import { badInput, corrupt, notFound, tooLarge, GroveError } from '../errors.js';
 import { TMP_PREFIX, fsyncDir } from '../home/atomic.js';
+import { asDiskFull, diskFull } from '../guard/disk.js';
 import { randomBytes } from 'node:crypto';
 
 // Content-addressed objects on disk (DESIGN §1, §2): chunks/{hash[:2]}/{hash}, where
@@ -78,7 +79,7 @@ export class ObjectStore {
     const dir = join(this.dir, hash.slice(0, 2));
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
     const discard = async () => {
       await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
@@ -86,10 +87,14 @@ export class ObjectStore {
     try {
       // One pwrite for the whole object: FileHandle.writeFile would split it into 512 KiB
       // writes, each a round trip through libuv's thread pool.
-      for (let off = 0; off < data.length;) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
+      for (let off = 0; off < data.length;) {
+        const n = (await fh.write(data, off, data.length - off, off)).bytesWritten;
+        if (n <= 0) throw diskFull('no space left on the disk'); // a full disk: never loop on 0
+        off += n;
+      }
     } catch (e) {
       await discard();
-      throw e;
+      throw asDiskFull(e);
     }
     return {
       hash,
@@ -126,7 +131,7 @@ export class ObjectStore {
     const dir = join(this.dir, expected.slice(0, 2));
     await mkdir(dir, { recursive: true });
     const tmp = join(dir, `${TMP_PREFIX}${expected}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644);
+    const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
     const h = createHash('sha256');
     // Objects are small (≤ maxBytes, ~4 MiB): collect the pieces and write them in one call
     // once the hash matched, instead of one awaited write per 64 KiB piece.
@@ -142,9 +147,15 @@ export class ObjectStore {
         pieces.push(buf);
       }
       if (h.digest('hex') !== expected) throw badInput('object does not match its hash');
-      await fh.writev(pieces);
+      // A full disk may end a write short without an error: check every byte landed, and that
+      // the file holds exactly them, before the object may become visible under its hash.
+      const { bytesWritten } = await fh.writev(pieces, 0);
+      if (bytesWritten !== size) throw diskFull();
       await fh.sync();
+      if ((await fh.stat()).size !== size) throw diskFull();
       ok = true;
+    } catch (e) {
+      throw asDiskFull(e);
     } finally {
       await fh.close().catch(() => {});
       if (!ok) await unlink(tmp).catch(() => {});
@@ -153,7 +164,12 @@ export class ObjectStore {
       await unlink(tmp).catch(() => {});
       return { size, written: false };
     }
-    await rename(tmp, path);
+    try {
+      await rename(tmp, path);
+    } catch (e) {
+      await unlink(tmp).catch(() => {});
+      throw asDiskFull(e);
+    }
     await fsyncDir(dir);
     return { size, written: true };
   }
@@ -236,8 +252,12 @@ export class ObjectStore {
     }
   }
 
-  /** Removes temp files left by a crash mid-write. */
-  async sweepTemp(): Promise<number> {
+  /**
+   * Removes temp files left by a crash mid-write. `olderThanMs` (with `now`) keeps the temp
+   * files of writes that may still be under way in another process (a running `grove add`).
+   */
+  async sweepTemp(opts: { olderThanMs?: number; now?: number } = {}): Promise<number> {
+    const cutoff = opts.olderThanMs === undefined ? Infinity : (opts.now ?? Date.now()) - opts.olderThanMs;
     let n = 0;
     let shards: string[];
     try {
@@ -249,10 +269,14 @@ export class ObjectStore {
       let names: string[];
       try { names = await readdir(join(this.dir, shard)); } catch { continue; }
       for (const name of names) {
-        if (name.startsWith(TMP_PREFIX)) {
-          await unlink(join(this.dir, shard, name)).catch(() => {});
-          n++;
+        if (!name.startsWith(TMP_PREFIX)) continue;
+        const p = join(this.dir, shard, name);
+        if (cutoff !== Infinity) {
+          const st = await stat(p).catch(() => undefined);
+          if (!st || st.mtimeMs > cutoff) continue;
         }
+        await unlink(p).catch(() => {});
+        n++;
       }
     }
     return n;

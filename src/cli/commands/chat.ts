@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { daemonOr } from '../cell.js';
 import { emit, withHome } from '../context.js';
+import { termSafe, termText } from '../term.js';
 import { onInterrupt } from '../interrupt.js';
 import { PeerRegistry } from '../../peers/registry.js';
 import { conversation, type ChatLine } from '../../chat/messages.js';
@@ -42,20 +43,12 @@ export function registerChat(program: Command): void {
 }
 
 function transcript(messages: ChatLine[], self: string, peerName: string): string {
-  if (!messages.length) return `no messages with ${peerName} yet`;
+  if (!messages.length) return `no messages with ${termSafe(peerName)} yet`;
   return messages.map((m) => {
     const when = new Date(m.sent_at).toISOString().replace(/\.\d+Z$/, 'Z').replace('T', ' ');
-    const who = m.from === self ? 'you' : peerName;
-    const state = m.from !== self ? '' : m.error ? `  [refused: ${m.error}]` : m.delivered ? '' : '  [queued]';
-    return `${when}  ${who}: ${printable(m.text)}${state}`;
+    const who = m.from === self ? 'you' : termSafe(peerName);
+    const state = m.from !== self ? '' : m.error ? `  [refused: ${termSafe(m.error)}]` : m.delivered ? '' : '  [queued]';
+    // A peer's text must not drive the terminal (src/cli/term.ts): lines kept, controls escaped.
+    return `${when}  ${who}: ${termText(m.text)}${state}`;
   }).join('\n');
-}
-
-// A peer's text must not drive the terminal (escape sequences): controls other than
-// newline and tab are shown as U+FFFD.
-// eslint-disable-next-line no-control-regex
-const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-function printable(text: string): string {
-  return text.replace(CONTROLS, '\ufffd');
 }

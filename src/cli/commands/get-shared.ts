@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { withOfflineCell } from '../cell.js';
 import { emit, formatBytes, wantsJson } from '../context.js';
+import { termSafe } from '../term.js';
 import { byteProgress, progressEnabled } from '../progress.js';
 import { onInterrupt } from '../interrupt.js';
 import { restoreShared } from '../../share/get.js';
@@ -15,7 +16,7 @@ export async function getShared(cmd: Command, held: HeldGrant, opts: { out?: str
   const g = held.grant;
   let out = resolve(opts.out ?? g.filename);
   if (isDirectory(out)) out = join(out, g.filename);
-  const bar = byteProgress({ enabled: progressEnabled(wantsJson(cmd)), total: g.total_size, label: g.filename });
+  const bar = byteProgress({ enabled: progressEnabled(wantsJson(cmd)), total: g.total_size, label: termSafe(g.filename) });
   const interrupt = onInterrupt();
   let fileHash: string;
   let from = held.creator.slice(0, 12);
@@ -30,7 +31,7 @@ export async function getShared(cmd: Command, held: HeldGrant, opts: { out?: str
     interrupt.dispose();
   }
   emit(cmd, { out, name: g.filename, size: g.total_size, manifest_hash: g.manifest_hash, file_hash: fileHash, from: held.creator },
-    `restored ${g.filename} (${formatBytes(g.total_size)}, shared by ${from}) to ${out}`);
+    `restored ${termSafe(g.filename)} (${formatBytes(g.total_size)}, shared by ${termSafe(from)}) to ${termSafe(out)}`);
 }
 
 function isDirectory(p: string): boolean {

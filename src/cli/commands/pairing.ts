@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { createInvite, pairWithCode } from '../../peers/pairing.js';
 import { pairResult } from '../../peers/control.js';
 import { emit } from '../context.js';
+import { termSafe } from '../term.js';
 import { daemonOr } from '../cell.js';
 
 // `grove invite` and `grove pair CODE` (DESIGN §3 "Pairing"). Both work with or without a
@@ -29,6 +30,6 @@ export function registerPairing(program: Command): void {
     .description('pair with the cell that printed this invite code (it must be running)')
     .action(async (code: string, _opts: unknown, cmd: Command) => {
       const p = await daemonOr(cmd, 'pair', { code }, async (cell) => pairResult(await pairWithCode(cell, code)));
-      emit(cmd, p, `paired with ${p.name} (${p.id})`);
+      emit(cmd, p, `paired with ${termSafe(p.name)} (${p.id})`);
     });
 }

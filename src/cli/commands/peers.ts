@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { peerView, type PeerView } from '../../peers/probe.js';
 import { PeerRegistry, normalizeRouteUrl, isRouteKind } from '../../peers/registry.js';
 import { emit, withHome } from '../context.js';
+import { termSafe } from '../term.js';
 import { daemonOr } from '../cell.js';
 import { usage } from '../../errors.js';
 import type { RouteKind } from '../../peers/route-score.js';
@@ -17,10 +18,10 @@ function human(peers: PeerView[]): string {
   const lines: string[] = [];
   for (const p of peers) {
     const flags = [p.online ? 'online' : 'offline', p.preferred ? 'preferred' : '', p.uptime === null ? '' : `uptime ${(p.uptime * 100).toFixed(1)}%`].filter(Boolean).join(', ');
-    lines.push(`${p.name}  ${p.id}  (${flags})`);
+    lines.push(`${termSafe(p.name)}  ${p.id}  (${flags})`);
     for (const r of p.routes) {
       const best = r.url === p.best_route ? ' *' : '';
-      lines.push(`  ${r.url}  ${r.kind}  latency ${fmt(r.latency_ms, ' ms')}  throughput ${fmt(r.throughput_MBps, ' MB/s')}  score ${fmt(r.score, '', 2)}${best}`);
+      lines.push(`  ${termSafe(r.url)}  ${r.kind}  latency ${fmt(r.latency_ms, ' ms')}  throughput ${fmt(r.throughput_MBps, ' MB/s')}  score ${fmt(r.score, '', 2)}${best}`);
     }
   }
   return lines.join('\n');

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
 import { daemonOr } from '../cell.js';
 import { emit, fail, formatBytes, withHome } from '../context.js';
+import { termSafe } from '../term.js';
 import { onInterrupt } from '../interrupt.js';
 import { feedItems, type FeedItem } from '../../share/received.js';
 import type { ShareOutcome, UnshareOutcome } from '../../share/service.js';
@@ -25,10 +26,10 @@ async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>): Promis
 }
 
 function shareLine(g: ShareOutcome): string {
-  const who = `${g.recipient_name} (${g.recipient.slice(0, 12)})`;
+  const who = `${termSafe(g.recipient_name)} (${g.recipient.slice(0, 12)})`;
   if (g.delivered) return `shared with ${who}: delivered`;
-  if (g.error) return `shared with ${who}: not delivered yet (${g.error}); retried at the next contact`;
-  return `shared with ${who}: ${g.recipient_name} is offline; delivered at the next contact`;
+  if (g.error) return `shared with ${who}: not delivered yet (${termSafe(g.error)}); retried at the next contact`;
+  return `shared with ${who}: ${termSafe(g.recipient_name)} is offline; delivered at the next contact`;
 }
 
 export function registerShare(program: Command): void {
@@ -72,7 +73,7 @@ function unshareText(revoked: UnshareOutcome[]): string {
 function feedTable(items: FeedItem[]): string {
   if (!items.length) return 'nothing shared with this cell yet';
   const rows = items.map((i) => [
-    i.filename, formatBytes(i.total_size), i.from_name ?? i.from.slice(0, 12),
+    termSafe(i.filename), formatBytes(i.total_size), termSafe(i.from_name ?? i.from.slice(0, 12)),
     new Date(i.granted_at).toISOString().replace(/\.\d+Z$/, 'Z'), i.available ? 'here' : 'remote', i.manifest_hash.slice(0, 16),
   ]);
   const head = ['NAME', 'SIZE', 'FROM', 'SHARED', 'BYTES', 'MANIFEST'];

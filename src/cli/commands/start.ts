@@ -21,7 +21,8 @@ export function registerStart(program: Command): void {
     .description('run the cell in the foreground: peer API, control socket, probes')
     .option('--port <port>', 'peer API port (default: config api.port, 7420)')
     .option('--host <host>', 'peer API address (default: config api.host, 0.0.0.0)')
-    .action(async (opts: { port?: string; host?: string }, cmd: Command) => {
+    .option('--set-aside-objects', 'placement.db was lost: move chunks/ to trash/ and start empty (then pair and `grove restore`)')
+    .action(async (opts: { port?: string; host?: string; setAsideObjects?: boolean }, cmd: Command) => {
       const root = homeDir(cmd);
       const paths = homePaths(root);
       const port = parsePort(opts.port);
@@ -30,7 +31,7 @@ export function registerStart(program: Command): void {
       const log = logs.log;
       let cell;
       try {
-        cell = await createCell({ home: root, port, host: opts.host, logger: log });
+        cell = await createCell({ home: root, port, host: opts.host, logger: log, ...(opts.setAsideObjects ? { setAsideObjects: true } : {}) });
         await cell.start();
       } catch (e) {
         await cell?.stop();

@@ -4,6 +4,7 @@ import { callControl } from '../../daemon/control-client.js';
 import type { CellStatus } from '../../cell.js';
 import { GroveError } from '../../errors.js';
 import { emit, formatBytes, homeDir, wantsJson } from '../context.js';
+import { diskWarning } from '../../guard/status.js';
 
 export function registerStatus(program: Command): void {
   program
@@ -27,6 +28,7 @@ export function registerStatus(program: Command): void {
         `  peers:    ${s.peers}`,
         `  objects:  ${s.objects} (${formatBytes(s.bytes)})`,
         `  at risk:  ${s.at_risk} objects below the replication factor`,
+        ...[diskWarning(s.disk, formatBytes)].filter((l) => l !== undefined),
       ].join('\n'));
     });
 }
