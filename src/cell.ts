@@ -9,6 +9,7 @@ import { PeerClient, type CallOptions, type PeerResponse } from './net/client.js
 import { createPeerServer } from './net/server.js';
 import { SqliteNonceStore } from './net/nonces.js';
 import { trackConnections, type ConnectionDrain } from './net/drain.js';
+import { makeTlsIdentity } from './tls/certificate.js';
 import { PeerRegistry, type PeerRecord } from './peers/registry.js';
 import { PeerRecords } from './peers/records.js';
 import { makeCard, type IdentityCard } from './peers/identity.js';
@@ -132,6 +133,7 @@ export class Cell implements PeerContext {
       isKnownPeer: (id) => this.peers.isKnown(id),
       nonces: new SqliteNonceStore(home.db, this.clock),
       logger: this.log,
+      tls: () => makeTlsIdentity(home.keys.identity.privateKey, home.keys.identity.publicKey),
     });
     this.connections = trackConnections(this.app.server);
     registerPeerApi(this.app, this);
@@ -283,7 +285,7 @@ export class Cell implements PeerContext {
       }
       const addr = this.app.server.address() as AddressInfo;
       const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.address;
-      this.listenUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+      this.listenUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
       if (this.controlServer) {
         writeFileSync(this.home.paths.pid, `${process.pid}\n`, { mode: 0o644 });
         this.pidWritten = true;

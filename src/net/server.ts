@@ -3,6 +3,9 @@ import type { KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Server as TlsServer } from 'node:tls';
+import type { TlsIdentity } from '../tls/certificate.js';
+import { TLS_MIN_VERSION } from '../tls/verify.js';
 import {
   parseSignedHeaders, verifyRequest, signResponse, toHttpHeaders, newNonce, EMPTY_SHA256, H, type SignedHeaders,
 } from './signing.js';
@@ -43,6 +46,11 @@ export interface PeerServerDeps {
   logger?: Logger;
   /** Limit for buffered (JSON) bodies. Streamed routes enforce their own limits. */
   jsonBodyLimit?: number;
+  /**
+   * The cell's TLS certificate and key (src/tls/), loaded before the server listens. The
+   * peer API speaks TLS 1.3 only; there is no plaintext listener.
+   */
+  tls: () => Promise<TlsIdentity>;
 }
 
 export const DEFAULT_JSON_BODY_LIMIT = 1024 * 1024;
@@ -55,6 +63,12 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
     bodyLimit: deps.jsonBodyLimit ?? DEFAULT_JSON_BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // The certificate is made asynchronously (webcrypto): set on the server before listening.
+    https: { minVersion: TLS_MIN_VERSION },
+  });
+  app.addHook('onReady', async () => {
+    const id = await deps.tls();
+    (app.server as unknown as TlsServer).setSecureContext({ ...id, minVersion: TLS_MIN_VERSION });
   });
 
   app.removeAllContentTypeParsers();

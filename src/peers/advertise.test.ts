@@ -13,12 +13,12 @@ const IFACES = {
 };
 
 test('a wildcard listener advertises every IPv4 address, LAN first and loopback last', () => {
-  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['http://10.8.0.2:7420', 'http://192.168.1.5:7420', 'http://127.0.0.1:7420']);
-  assert.deepEqual(derivedRoutes('::', 1, IFACES).at(-1), 'http://127.0.0.1:1');
+  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['https://10.8.0.2:7420', 'https://192.168.1.5:7420', 'https://127.0.0.1:7420']);
+  assert.deepEqual(derivedRoutes('::', 1, IFACES).at(-1), 'https://127.0.0.1:1');
 });
 
 test('a specific host is advertised as is; api.advertise wins', () => {
-  assert.deepEqual(derivedRoutes('127.0.0.1', 9, IFACES), ['http://127.0.0.1:9']);
-  assert.deepEqual(derivedRoutes('fd00::5', 9, IFACES), ['http://[fd00::5]:9']);
+  assert.deepEqual(derivedRoutes('127.0.0.1', 9, IFACES), ['https://127.0.0.1:9']);
+  assert.deepEqual(derivedRoutes('fd00::5', 9, IFACES), ['https://[fd00::5]:9']);
   assert.deepEqual(advertisedRoutes(['https://grove.example.org/', 'https://grove.example.org'], '0.0.0.0', 7420, IFACES), ['https://grove.example.org']);
 });
