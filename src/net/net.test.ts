@@ -50,7 +50,7 @@ test('a route whose certificate is another cell\'s is refused before any request
   const { app, url, client, bId } = await pair();
   t.after(() => app.close());
   let requests = 0;
-  app.addHook('onRequest', async () => { requests++; });
+  app.server.on('request', () => { requests++; });
   const other = cellIdFromPublic(generateEd25519().publicRaw);
   await assert.rejects(client.call(url, other, 'GET', '/api/open'), (e: GroveError) => e.code === 'WRONG_IDENTITY' && /another cell/.test(e.message));
   assert.equal(requests, 0);
