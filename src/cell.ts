@@ -10,6 +10,10 @@ import { createPeerServer } from './net/server.js';
 import { SqliteNonceStore } from './net/nonces.js';
 import { trackConnections, type ConnectionDrain } from './net/drain.js';
 import { makeTlsIdentity } from './tls/certificate.js';
+import { dialRelay } from './relay/dial.js';
+import { relayRoute } from './relay/protocol.js';
+import { startRelayLinks } from './relay/links.js';
+import type { RelayLinkTiming } from './relay/link.js';
 import { PeerRegistry, type PeerRecord } from './peers/registry.js';
 import { PeerRecords } from './peers/records.js';
 import { makeCard, type IdentityCard } from './peers/identity.js';
@@ -58,6 +62,8 @@ export interface CellOptions {
   control?: boolean;
   /** How long stop() lets in-flight requests finish before cutting connections. Default 10 s. */
   stopGraceMs?: number;
+  /** Relay link reconnect and ping timing (tests). */
+  relayTiming?: Partial<RelayLinkTiming>;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -123,7 +129,11 @@ export class Cell implements PeerContext {
     this.clock = opts.clock ?? Date.now;
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ cell: this.id.slice(0, 8) });
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-    this.client = new PeerClient({ selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock });
+    const relayMe = { selfId: this.id, identity: home.keys.identity.privateKey, ...(this.config.relay.token ? { token: this.config.relay.token } : {}) };
+    this.client = new PeerClient({
+      selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock,
+      dialRelay: (route, peerId, signal) => dialRelay(route, peerId, signal, relayMe),
+    });
     this.peers = new PeerRegistry(home.db, this.clock);
     this.records = new PeerRecords(home.paths, (msg, detail) => this.log.warn(detail ?? {}, msg));
     this.app = createPeerServer({
@@ -137,6 +147,8 @@ export class Cell implements PeerContext {
     });
     this.connections = trackConnections(this.app.server);
     registerPeerApi(this.app, this);
+    // Relays (config relay.urls): streams they bring in are fed to the TLS peer server.
+    startRelayLinks({ urls: this.config.relay.urls, me: relayMe, log: this.log, signal: this.stopping.signal, server: this.app.server, onStart: (f) => this.onStart(f), onStop: (f) => this.onStop(f), ...(opts.relayTiming ? { timing: opts.relayTiming } : {}) });
     this.registerControl();
     this.sharing = attachSharing(this);
     this.chat = attachChat(this);
@@ -183,7 +195,7 @@ export class Cell implements PeerContext {
     const advertise = this.opts.advertise ?? this.config.api.advertise;
     const host = this.opts.host ?? this.config.api.host;
     const port = this.listenUrl ? this.port : (this.opts.port || this.config.api.port);
-    return advertisedRoutes(advertise, host, port);
+    return [...advertisedRoutes(advertise, host, port), ...this.config.relay.urls.map((u) => relayRoute(u, this.id))];
   }
 
   card(): IdentityCard {
