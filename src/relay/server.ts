@@ -55,7 +55,8 @@ export interface RelayStats {
 
 export class RelayServer {
   readonly limits: RelayLimits;
-  private readonly http: Server;
+  /** The listening HTTP server (tests tap its sockets). */
+  readonly http: Server;
   private readonly wss: WebSocketServer;
   private readonly clock: () => number;
   private readonly conns = new Set<Conn>();
