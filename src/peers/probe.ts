@@ -142,6 +142,8 @@ export function routeOrder(stats: readonly RouteStats[]): RouteStats[] {
     const ra = rank(a);
     const rb = rank(b);
     if (ra !== rb) return ra - rb;
+    const relayed = Number(a.kind === 'relay') - Number(b.kind === 'relay');
+    if (relayed !== 0) return relayed;
     return (routeScore(a) ?? 0) - (routeScore(b) ?? 0);
   });
 }
