@@ -177,3 +177,44 @@ test('connections per IP, and in all (kept below the fd limit), are capped', asy
   assert.equal(await open(small.url, PATHS.listen).refused, 503);
   only.ws.close();
 });
+
+test('a stream whose reader stalls holds at most its queue bound in the relay; nothing is lost', async (t) => {
+  const { r, url } = await relay(t, { limits: { queueBytes: 256 * 1024 } });
+  const [a, b] = [newCell(), newCell()];
+  const lb = await listen(url, b);
+  await lb.next('ok');
+  const { caller, callee } = await stream(url, lb, a, b);
+  callee.ws.pause();
+  const total = 24 * 1024 * 1024;
+  const frame = Buffer.alloc(MAX_DATA_FRAME, 1);
+  for (let sent = 0; sent < total; sent += frame.length) caller.ws.send(frame);
+  let peak = 0;
+  const watch = setInterval(() => { peak = Math.max(peak, r.stats().queued); }, 1);
+  // The relay stops reading the caller: its bytes wait on the caller's side.
+  await new Promise<void>((res) => { const i = setInterval(() => { if (caller.ws.bufferedAmount > 0 && r.stats().queued > 0) { clearInterval(i); res(); } }, 5); });
+  callee.ws.resume();
+  await new Promise<void>((res) => { const i = setInterval(() => { if (callee.data.reduce((n, d) => n + d.length, 0) >= total) { clearInterval(i); res(); } }, 5); });
+  clearInterval(watch);
+  assert.equal(callee.data.reduce((n, d) => n + d.length, 0), total);
+  assert.ok(peak <= 256 * 1024 + MAX_DATA_FRAME, `relay queue peaked at ${peak}`);
+  caller.ws.close();
+  lb.ws.close();
+});
+
+test('per-cell rate limit: a cell cannot push faster than its token bucket', async (t) => {
+  const rate = 1024 * 1024;
+  const { url } = await relay(t, { limits: { cellBytesPerSec: rate } });
+  const [a, b] = [newCell(), newCell()];
+  const lb = await listen(url, b);
+  await lb.next('ok');
+  const { caller, callee } = await stream(url, lb, a, b);
+  const total = 2.5 * rate;
+  const t0 = performance.now();
+  const frame = Buffer.alloc(MAX_DATA_FRAME, 2);
+  for (let sent = 0; sent < total; sent += frame.length) caller.ws.send(frame);
+  await new Promise<void>((res) => { const i = setInterval(() => { if (callee.data.reduce((n, d) => n + d.length, 0) >= total) { clearInterval(i); res(); } }, 5); });
+  // One second's burst passes at once; the remaining 1.5 s worth waits for tokens.
+  assert.ok(performance.now() - t0 >= 1400, `took ${performance.now() - t0} ms`);
+  caller.ws.close();
+  lb.ws.close();
+});

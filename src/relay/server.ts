@@ -51,6 +51,8 @@ export interface RelayStats {
   cells: number;
   streams: number;
   pending: number;
+  /** Bytes the relay holds in its own queues (handed to a socket, not yet written). */
+  queued: number;
 }
 
 export class RelayServer {
@@ -70,6 +72,7 @@ export class RelayServer {
   private readonly closers = new Set<() => void>();
   private upgrading = 0;
   private streams = 0;
+  private queuedTotal = 0;
   private sweep: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RelayServerOptions = {}) {
@@ -111,7 +114,7 @@ export class RelayServer {
   }
 
   stats(): RelayStats {
-    return { connections: this.conns.size, cells: this.listeners.size, streams: this.streams, pending: this.pending.size };
+    return { connections: this.conns.size, cells: this.listeners.size, streams: this.streams, pending: this.pending.size, queued: this.queuedTotal };
   }
 
   async stop(): Promise<void> {
@@ -250,8 +253,15 @@ export class RelayServer {
       let pausedUntil = 0;
       let paused = false;
       const bucket = this.bucketOf(src.cell!);
+      let timer: NodeJS.Timeout | undefined;
       const maybeResume = () => {
-        if (!paused || queued > this.limits.queueBytes / 2 || this.clock() < pausedUntil) return;
+        if (!paused || queued > this.limits.queueBytes / 2) return;
+        const wait = pausedUntil - this.clock();
+        if (wait > 0) {
+          // Still in debt (a timer may fire a little early against the clock): wait the rest.
+          if (!timer) timer = setTimeout(() => { timer = undefined; maybeResume(); }, wait).unref();
+          return;
+        }
         paused = false;
         src.ws.resume();
       };
@@ -261,19 +271,19 @@ export class RelayServer {
         last = this.clock();
         if (dst.ws.readyState !== dst.ws.OPEN) return;
         queued += buf.length;
+        this.queuedTotal += buf.length;
         dst.ws.send(buf, { binary: true }, () => {
           queued -= buf.length;
+          this.queuedTotal -= buf.length;
           maybeResume();
         });
         const now = this.clock();
         const wait = Math.max(bucket.take(buf.length, now), this.total.take(buf.length, now));
-        if (wait > 0) {
-          pausedUntil = now + wait;
-          setTimeout(maybeResume, wait).unref();
-        }
+        if (wait > 0) pausedUntil = now + wait;
         if (wait > 0 || queued > this.limits.queueBytes) {
           paused = true;
           src.ws.pause();
+          maybeResume();
         }
       });
       src.ws.once('close', () => end());
