@@ -93,3 +93,30 @@ test('the relay restarts: the cell reconnects by itself and calls go through aga
   const res = await a!.cell.call<{ id: string }>(b!.id, 'GET', '/api/health');
   assert.equal(res.data.id, b!.id);
 });
+
+test('route choice: the relay while no direct route answers, back to direct as soon as one does', async (t) => {
+  const { relay, url } = await relayWithTap(t);
+  const [a, b] = await behindRelay(t, url);
+  await waitFor(() => relay.stats().cells === 1, 'beta listening on the relay');
+  await pairWithCode(a.cell, createInvite(b.cell).code);
+  const viewOf = () => peerView(a.cell, a.cell.peers.get(b.id)!);
+  await probePeer(a.cell, b.id);
+  assert.equal(viewOf().routes.find((r) => r.url === viewOf().best_route)!.kind, 'relay');
+  // beta becomes reachable directly (say, a port forward was added): the next probe moves off the relay.
+  a.cell.peers.addRoute(b.id, b.url);
+  await probePeer(a.cell, b.id);
+  assert.equal(viewOf().best_route, b.url);
+  const res = await a.cell.call<{ id: string }>(b.id, 'GET', '/api/health');
+  assert.equal(res.route, b.url);
+});
+
+test('a relay route to a cell that is not connected fails over to the next route with a clear error', async (t) => {
+  const { url } = await relayWithTap(t);
+  const [a, b] = await startCells(t, 2);
+  await pairWithCode(a!.cell, createInvite(b!.cell).code);
+  a!.cell.peers.addRoute(b!.id, `relay+ws://${url.slice(5)}/${b!.id}`);
+  const h = await probePeer(a!.cell, b!.id);
+  assert.equal(h.online, true, 'the direct route answers');
+  const relayed = peerView(a!.cell, a!.cell.peers.get(b!.id)!).routes.find((r) => r.kind === 'relay')!;
+  assert.match(relayed.error ?? '', /NOT_CONNECTED/);
+});
