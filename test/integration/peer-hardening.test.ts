@@ -6,7 +6,7 @@ import { request } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCells, pairCells, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, waitFor, type TestCell } from '../helpers/cells.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { MAX_PUTS_IN_FLIGHT_PER_PEER } from '../../src/api/objects.js';
 import { getObject, ownerUsage, recordObject, recordRemoved } from '../../src/store/catalog.js';
@@ -52,7 +52,10 @@ function slowPut(from: TestCell, to: TestCell, data: Buffer) {
 test('parallel uploads cannot together run past the owner\'s quota', async (t) => {
   const [a, b] = await startCells(t, 2, { config: (i) => (i === 1 ? { quota: { default_bytes: 1024 * 1024, per_owner: {} } } : {}) });
   await pairCells(a!, b!);
+  let arrived = 0;
+  b!.cell.app.server.on('request', () => { arrived++; });
   const puts = [0, 1, 2, 3].map(() => slowPut(a!, b!, randomBytes(600 * 1024)));
+  await waitFor(() => arrived >= 4, 'the uploads to reach the holder');
   await new Promise((r) => setTimeout(r, 300)); // every request has reached its handler
   for (const p of puts) p.finish();
   const codes = await Promise.all(puts.map((p) => p.res));
@@ -63,7 +66,11 @@ test('parallel uploads cannot together run past the owner\'s quota', async (t) =
 test('a peer cannot hold more than the bounded number of uploads open at once', async (t) => {
   const [a, b] = await startCells(t, 2);
   await pairCells(a!, b!);
+  let arrived = 0;
+  b!.cell.app.server.on('request', () => { arrived++; });
   const open = Array.from({ length: MAX_PUTS_IN_FLIGHT_PER_PEER }, () => slowPut(a!, b!, randomBytes(64 * 1024)));
+  // Every upload's TLS handshake and headers are through (TLS adds a round trip under load).
+  await waitFor(() => arrived >= MAX_PUTS_IN_FLIGHT_PER_PEER, 'the uploads to reach the holder');
   await new Promise((r) => setTimeout(r, 300));
   await assert.rejects(a!.cell.call(b!.id, 'PUT', `/api/objects/${sha(Buffer.from('x'))}`, { body: Buffer.from('x') }), status(409));
   for (const p of open) p.finish();
