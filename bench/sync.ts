@@ -1,4 +1,4 @@
-// `npm run bench:sync` (issue 4): two real cells (separate `grove start` processes) on
+// `npm run bench:sync`: two real cells (separate `grove start` processes) on
 // loopback replicate fresh files; in the same run, the same bytes go over a plain Node HTTP
 // upload on loopback as the reference. Also: the idle round's bytes at 100 / 1 000 / 10 000
 // objects (in-process cells, bytes counted on the holder's sockets), and each cell's peak RSS.
@@ -18,6 +18,7 @@ import { initHome } from '../src/home/home.js';
 import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
+import { transportFigures } from './transport.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const grove = join(root, 'bin', 'grove');
@@ -228,6 +229,12 @@ async function main(): Promise<void> {
     const groveMBs = summary.bytes_sent / 1e6 / syncSeconds;
     const durableMBs = refDurable.bytes / 1e6 / refDurable.seconds;
     const cacheMBs = refCache.bytes / 1e6 / refCache.seconds;
+    // Transport: plain HTTP vs identity-bound TLS direct vs the same TLS through a relay.
+    const tr = await transportFigures(objectFiles, (name) => {
+      const dir = join(base, `tr-${name}`);
+      spawnSync('mkdir', ['-p', dir]);
+      return dir;
+    }, grove);
     const idle: [number, number][] = [];
     for (const n of [100, 1000, 10_000]) idle.push([n, await idleRoundBytes(base, n)]);
     const row = (name: string, bytes: number, sec: number, mbs: number) =>
@@ -245,6 +252,13 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`grove/plain (durable) ratio: ${(groveMBs / durableMBs).toFixed(2)} (target ≥ 0.70); grove/plain (page cache): ${(groveMBs / cacheMBs).toFixed(2)}`);
     console.log(`\`grove sync\` wall time including CLI start, probe and benchmark: ${wallSeconds.toFixed(2)} s`);
+    const mbs = (f: { bytes: number; seconds: number }) => f.bytes / 1e6 / f.seconds;
+    console.log('');
+    console.log('transport (same objects, 4 uploads in flight, page cache only):');
+    console.log(`  plain HTTP                 ${mbs(tr.plain).toFixed(1)} MB/s`);
+    console.log(`  TLS 1.3 direct             ${mbs(tr.tls).toFixed(1)} MB/s (${(mbs(tr.tls) / mbs(tr.plain)).toFixed(2)}x plain, target ≥ 0.9)`);
+    console.log(`  TLS 1.3 through a relay    ${mbs(tr.relayed).toFixed(1)} MB/s (${(mbs(tr.relayed) / mbs(tr.tls)).toFixed(2)}x direct, target ≥ 0.6)`);
+    console.log(`  relay peak RSS: ${tr.relayRss1.toFixed(0)} MB after 1 stream, ${tr.relayRss50.toFixed(0)} MB after 50 concurrent streams (target ≤ 100)`);
     console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
     console.log('idle round bytes (both directions, on the holder\'s sockets):');
     for (const [n, bytes] of idle) console.log(`  ${String(n).padStart(6)} objects: ${bytes} bytes`);

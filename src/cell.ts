@@ -8,6 +8,11 @@ import type { Config } from './home/config.js';
 import { PeerClient, type CallOptions, type PeerResponse } from './net/client.js';
 import { createPeerServer } from './net/server.js';
 import { SqliteNonceStore } from './net/nonces.js';
+import { makeTlsIdentity } from './tls/certificate.js';
+import { dialRelay } from './relay/dial.js';
+import { relayRoute } from './relay/protocol.js';
+import { startRelayLinks } from './relay/links.js';
+import type { RelayLinkTiming } from './relay/link.js';
 import { trackConnections, type ConnectionDrain } from './net/drain.js';
 import { PeerRegistry } from './peers/registry.js';
 import { PeerRecords } from './peers/records.js';
@@ -67,6 +72,8 @@ export interface CellOptions {
   stopGraceMs?: number;
   /** With a lost (empty) placement.db, move chunks/ to trash/ instead of refusing to start. */
   setAsideObjects?: boolean;
+  /** Relay link reconnect and ping timing (tests). */
+  relayTiming?: Partial<RelayLinkTiming>;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -118,7 +125,11 @@ export class Cell implements PairingContext, HolderContext {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.benchIntervalMs = home.config.bench.interval_s * 1000;
     this.pid = pidFile(home.paths.pid);
-    this.client = new PeerClient({ selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock });
+    const relayMe = { selfId: this.id, identity: home.keys.identity.privateKey, ...(this.config.relay.token ? { token: this.config.relay.token } : {}) };
+    this.client = new PeerClient({
+      selfId: this.id, identity: home.keys.identity.privateKey, clock: this.clock,
+      dialRelay: (route, peerId, signal) => dialRelay(route, peerId, signal, relayMe),
+    });
     this.peers = new PeerRegistry(home.db, this.clock);
     this.records = new PeerRecords(home.paths, (msg, detail) => this.log.warn(detail ?? {}, msg));
     this.app = createPeerServer({
@@ -129,8 +140,15 @@ export class Cell implements PairingContext, HolderContext {
       nonces: new SqliteNonceStore(home.db, this.clock),
       logger: this.log,
       ...peerEdge(home.config.limits, this.clock),
+      tls: () => makeTlsIdentity(home.keys.identity.privateKey, home.keys.identity.publicKey),
     });
     this.connections = trackConnections(this.app.server);
+    // Relays (config relay.urls): streams they bring in are fed to the TLS peer server.
+    startRelayLinks({
+      urls: this.config.relay.urls, me: relayMe, log: this.log, signal: this.stopping.signal, server: this.app.server,
+      onStart: (f) => this.addService({ start: f }), onStop: (f) => this.addService({ stop: f }),
+      ...(opts.relayTiming ? { timing: opts.relayTiming } : {}),
+    });
 
     // The wiring: each feature gets the components it names, nothing else.
     const isRunning = () => this.running;
@@ -183,7 +201,7 @@ export class Cell implements PairingContext, HolderContext {
     return this.state === 'running';
   }
 
-  /** The peer API URL as listened on (after start), e.g. http://127.0.0.1:7420. */
+  /** The peer API URL as listened on (after start), e.g. https://127.0.0.1:7420. */
   get apiUrl(): string {
     if (!this.listenUrl) throw new GroveError('NOT_RUNNING', 'the cell is not listening');
     return this.listenUrl;
@@ -199,7 +217,7 @@ export class Cell implements PairingContext, HolderContext {
     const advertise = this.opts.advertise ?? this.config.api.advertise;
     const host = this.opts.host ?? this.config.api.host;
     const port = this.listenUrl ? this.port : (this.opts.port || this.config.api.port);
-    return advertisedRoutes(advertise, host, port);
+    return [...advertisedRoutes(advertise, host, port), ...this.config.relay.urls.map((u) => relayRoute(u, this.id))];
   }
 
   card(): IdentityCard {
@@ -313,7 +331,7 @@ export class Cell implements PairingContext, HolderContext {
     }
     const addr = this.app.server.address() as AddressInfo;
     const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.address;
-    this.listenUrl = `http://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
+    this.listenUrl = `https://${shown.includes(':') ? `[${shown}]` : shown}:${addr.port}`;
   }
 
   /**

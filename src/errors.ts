@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   CORRUPT: 500, // a local object fails its hash or tag
   UNREACHABLE: 502, // a peer could not be reached
   PEER_ERROR: 502, // a peer answered with an error or an invalid response
+  WRONG_IDENTITY: 502, // a route's TLS certificate belongs to another cell than the one called
+  RELAY_REFUSED: 502, // a relay refused to carry a connection (see docs/protocol.md, relay errors)
   NOT_RUNNING: 503,
   USAGE: 400, // CLI misuse
   IO: 500,

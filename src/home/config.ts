@@ -21,6 +21,8 @@ export interface Config {
   invite: { ttl_s: number };
   update: { trusted_keys: string[] };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  /** Relays to listen on (ws:// or wss:// URLs) and a private relay's shared token. */
+  relay: { urls: string[]; token: string };
 }
 
 export function defaultConfig(): Config {
@@ -37,10 +39,11 @@ export function defaultConfig(): Config {
     invite: { ttl_s: 24 * 3600 },
     update: { trusted_keys: [] },
     log: { level: 'info' },
+    relay: { urls: [], token: '' },
   };
 }
 
-type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'strings' | 'level' | 'quota-map';
+type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'ws-urls' | 'strings' | 'level' | 'quota-map' | 'secret';
 
 /** The settable keys and how each value is parsed and checked. */
 export const CONFIG_KEYS: Record<string, Kind> = {
@@ -65,6 +68,8 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'invite.ttl_s': 'posint',
   'update.trusted_keys': 'strings',
   'log.level': 'level',
+  'relay.urls': 'ws-urls',
+  'relay.token': 'secret',
 };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
@@ -104,6 +109,19 @@ export function parseConfigValue(key: string, raw: string): unknown {
       }
       return urls;
     }
+    case 'ws-urls': {
+      const urls = list();
+      if (urls.length > 8) throw badInput(`${key}: at most 8 relays`);
+      for (const u of urls) {
+        let p: URL;
+        try { p = new URL(u); } catch { throw badInput(`not a URL: ${u}`); }
+        if ((p.protocol !== 'ws:' && p.protocol !== 'wss:') || (p.pathname !== '/' && p.pathname !== '') || p.search || p.username) throw badInput(`relay URLs are ws://HOST:PORT or wss://HOST:PORT: ${u}`);
+      }
+      return urls;
+    }
+    case 'secret':
+      if (raw.length > 200) throw badInput(`${key} must be at most 200 characters`);
+      return raw;
     case 'level':
       if (!LEVELS.includes(raw)) throw badInput(`log.level must be one of ${LEVELS.join(', ')}`);
       return raw;

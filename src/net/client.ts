@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Duplex, Readable } from 'node:stream';
+import { CellAgent } from '../tls/agent.js';
+import { connectToCell } from '../tls/connect.js';
 import {
   signRequest, toHttpHeaders, newNonce, parseSignedHeaders, verifyResponse, EMPTY_SHA256,
 } from './signing.js';
@@ -10,8 +11,12 @@ import { GroveError } from '../errors.js';
 
 // The signed peer client (DESIGN §3). Every response is checked to come from the cell we
 // meant to reach, for this request; anything else is PEER_ERROR and its body is ignored.
-// Transport: node:http(s) with a keep-alive agent per client. (bench:sync measured Node's
-// fetch at ~0.7x the throughput of node:http for 4 MiB uploads on loopback.)
+// Transport: HTTP/1.1 over TLS 1.3 bound to the callee's cell ID (src/tls/), with a
+// keep-alive agent per (peer, route). (bench:sync measured Node's fetch at ~0.7x the
+// throughput of node:http for 4 MiB uploads on loopback.) Every route scheme is TLS:
+// `https://` and the legacy `http://` (upgraded: TLS on the same host and port, never
+// plaintext) connect directly; `relay+ws(s)://` routes open a stream through a relay and run
+// the same TLS session inside it (docs/protocol.md).
 
 export interface PeerClientDeps {
   selfId: string;
@@ -20,7 +25,14 @@ export interface PeerClientDeps {
   timeoutMs?: number;
   /** Connections kept per peer address (default 8). */
   maxSockets?: number;
+  /** Opens a byte stream to `peerId` through the relay of a `relay+ws(s)://` route. */
+  dialRelay?: (route: URL, peerId: string, signal: AbortSignal) => Promise<Duplex>;
+  /** Connection setup timeout (TCP/relay + TLS handshake), default 15 s. */
+  connectTimeoutMs?: number;
 }
+
+/** Most (peer, route) agents kept; the least recently created is closed beyond it. */
+const MAX_AGENTS = 1024;
 
 /** A received response: status, headers and the (not yet read) body. */
 interface Reply {
@@ -51,19 +63,38 @@ export interface PeerResponse<T = unknown> {
 export const DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024;
 
 export class PeerClient {
-  private readonly http: HttpAgent;
-  private readonly https: HttpsAgent;
+  private readonly agents = new Map<string, CellAgent>();
 
-  constructor(private readonly deps: PeerClientDeps) {
-    const agent = { keepAlive: true, maxSockets: deps.maxSockets ?? 8, keepAliveMsecs: 30_000 };
-    this.http = new HttpAgent(agent);
-    this.https = new HttpsAgent(agent);
-  }
+  constructor(private readonly deps: PeerClientDeps) {}
 
   /** Closes idle kept-alive connections (a stopping cell calls it). */
   close(): void {
-    this.http.destroy();
-    this.https.destroy();
+    for (const a of this.agents.values()) a.destroy();
+    this.agents.clear();
+  }
+
+  /** The keep-alive agent for one route of one peer: its connections are checked for that peer. */
+  private agentFor(route: URL, peerId: string): CellAgent {
+    const key = `${peerId} ${route.href}`;
+    let agent = this.agents.get(key);
+    if (agent) return agent;
+    const open = async () => {
+      const signal = AbortSignal.timeout(this.deps.connectTimeoutMs ?? 15_000);
+      if (route.protocol === 'relay+ws:' || route.protocol === 'relay+wss:') {
+        if (!this.deps.dialRelay) throw new GroveError('UNREACHABLE', 'relay routes are not supported here');
+        return connectToCell({ stream: await this.deps.dialRelay(route, peerId, signal) }, peerId, signal);
+      }
+      const port = route.port ? Number(route.port) : route.protocol === 'http:' ? 80 : 443;
+      return connectToCell({ host: route.hostname.replace(/^\[|\]$/g, ''), port }, peerId, signal);
+    };
+    agent = new CellAgent(open, { keepAlive: true, maxSockets: this.deps.maxSockets ?? 8, keepAliveMsecs: 30_000 });
+    if (this.agents.size >= MAX_AGENTS) {
+      const [oldKey, old] = this.agents.entries().next().value as [string, CellAgent];
+      old.destroy();
+      this.agents.delete(oldKey);
+    }
+    this.agents.set(key, agent);
+    return agent;
   }
 
   get selfId(): string {
@@ -164,7 +195,7 @@ export class PeerClient {
       }
     }
     const { signal, release } = deadline(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000, opts.signal);
-    const url = new URL(path, baseUrl);
+    const route = parseRoute(baseUrl);
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (let attempt = 0; ; attempt++) {
       // Signed afresh on each attempt: a retry carries a new nonce.
@@ -178,7 +209,7 @@ export class PeerClient {
       else if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
       const started = performance.now();
       try {
-        const res = await this.exchange(url, method, headers, body, signal);
+        const res = await this.exchange(route, peerId, path, method, headers, body, signal);
         return { res, started, sentBytes, nonce, release };
       } catch (e) {
         // Typically a pooled keep-alive connection the peer had already closed (it restarted or
@@ -186,17 +217,17 @@ export class PeerClient {
         // repeat (reads; content-addressed puts; a repeated pairing is refused, never doubled).
         if (attempt === 0 && replayable && !signal.aborted && isStaleConnection(e)) continue;
         release();
+        if (e instanceof GroveError && (e.code === 'WRONG_IDENTITY' || e.code === 'RELAY_REFUSED')) throw e;
         throw new GroveError('UNREACHABLE', `cannot reach ${baseUrl}: ${describeNetError(e, signal)}`, undefined, { cause: e });
       }
     }
   }
 
   /** One HTTP exchange: resolves when the response headers have arrived. */
-  private exchange(url: URL, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<Reply> {
-    const https = url.protocol === 'https:';
-    if (!https && url.protocol !== 'http:') return Promise.reject(new GroveError('BAD_INPUT', `unsupported route scheme ${url.protocol}`));
+  private exchange(route: URL, peerId: string, path: string, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(url, { method, headers, agent: https ? this.https : this.http, signal }, (res) => {
+      const agent = this.agentFor(route, peerId);
+      const req = httpRequest({ host: route.hostname, path, method, headers: { host: route.host, ...headers }, agent, signal }, (res) => {
         resolve({
           status: res.statusCode ?? 0,
           headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return typeof v === 'string' ? v : null; } },
@@ -255,6 +286,19 @@ export function clockSkew(skewMs: number): GroveError {
   return new GroveError('PEER_ERROR', `clock differs by ${Math.abs(s)} s: the peer's clock is ${s < 0 ? 'behind' : 'ahead of'} ours by more than 5 minutes; run NTP on both machines`, { clock_skew_s: s });
 }
 
+const ROUTE_SCHEMES = new Set(['https:', 'http:', 'relay+ws:', 'relay+wss:']);
+
+function parseRoute(baseUrl: string): URL {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    throw new GroveError('BAD_INPUT', `not a route URL: ${baseUrl.slice(0, 200)}`);
+  }
+  if (!ROUTE_SCHEMES.has(u.protocol)) throw new GroveError('BAD_INPUT', `unsupported route scheme ${u.protocol}`);
+  return u;
+}
+
 function peerError(msg: string): GroveError {
   return new GroveError('PEER_ERROR', msg);
 }
@@ -267,6 +311,7 @@ function isStaleConnection(e: unknown): boolean {
 function describeNetError(e: unknown, signal?: AbortSignal): string {
   const err = e as { name?: string; code?: string; message?: string };
   if (signal?.aborted || err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
+  if (e instanceof GroveError) return e.message;
   return err?.code ?? err?.message ?? 'network error';
 }
 

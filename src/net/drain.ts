@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 // Graceful shutdown of an HTTP server: requests in flight finish, but connections with no
 // request in flight are closed at once. Node's closeIdleConnections() misses a keep-alive
@@ -16,7 +17,8 @@ export interface ConnectionDrain {
 export function trackConnections(server: Server): ConnectionDrain {
   const busy = new Map<Socket, number>();
   let draining = false;
-  server.on('connection', (s: Socket) => {
+  // On a TLS server the requests run on the TLS socket, not on the raw connection.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (s: Socket) => {
     if (draining) {
       s.destroy();
       return;

@@ -3,6 +3,9 @@ import type { KeyObject } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { Server as TlsServer } from 'node:tls';
+import type { TlsIdentity } from '../tls/certificate.js';
+import { TLS_MIN_VERSION } from '../tls/verify.js';
 import {
   parseSignedHeaders, verifyRequest, signResponse, toHttpHeaders, newNonce, EMPTY_SHA256, H, type SignedHeaders,
 } from './signing.js';
@@ -49,6 +52,11 @@ export interface PeerServerDeps {
   edge?: Partial<EdgeLimits>;
   /** Admits a request to a 'signed' route (a caller not yet paired: pairing) from an address, before any work. */
   admitStranger?: (address: string) => boolean;
+  /**
+   * The cell's TLS certificate and key (src/tls/), loaded before the server listens. The
+   * peer API speaks TLS 1.3 only; there is no plaintext listener.
+   */
+  tls: () => Promise<TlsIdentity>;
 }
 
 export interface EdgeLimits {
@@ -67,13 +75,6 @@ export const DEFAULT_JSON_BODY_LIMIT = 1024 * 1024;
 export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
   const edge = { ...EDGE_DEFAULTS, ...deps.edge };
   const app = Fastify({
-    // Slow strangers (docs/protocol.md "Bounds and defences"): a head or a body that trickles
-    // in is cut; Node checks the open requests against these deadlines at this interval.
-    http: {
-      headersTimeout: Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs), // Node requires ≤ requestTimeout
-      requestTimeout: edge.requestTimeoutMs,
-      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(edge.headersTimeoutMs / 2))),
-    },
     requestTimeout: edge.requestTimeoutMs,
     connectionTimeout: edge.requestTimeoutMs, // a socket silent this long is closed
     keepAliveTimeout: Math.min(72_000, edge.requestTimeoutMs),
@@ -83,6 +84,20 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
     bodyLimit: deps.jsonBodyLimit ?? DEFAULT_JSON_BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // The certificate is made asynchronously (webcrypto): set on the server before listening.
+    // Slow strangers (docs/protocol.md "Bounds and defences"): a head or a body that trickles
+    // in is cut; Node checks the open requests against these deadlines at this interval.
+    https: {
+      minVersion: TLS_MIN_VERSION,
+      handshakeTimeout: Math.min(edge.headersTimeoutMs, 10_000), // a handshake that never ends is cut too
+      headersTimeout: Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs), // Node requires ≤ requestTimeout
+      requestTimeout: edge.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.floor(edge.headersTimeoutMs / 2))),
+    },
+  });
+  app.addHook('onReady', async () => {
+    const id = await deps.tls();
+    (app.server as unknown as TlsServer).setSecureContext({ ...id, minVersion: TLS_MIN_VERSION });
   });
 
   app.removeAllContentTypeParsers();

@@ -13,21 +13,21 @@ const IFACES = {
 };
 
 test('a wildcard listener advertises every non-loopback IPv4 address, never loopback', () => {
-  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['http://10.8.0.2:7420', 'http://192.168.1.5:7420']);
-  assert.deepEqual(derivedRoutes('::', 1, IFACES), ['http://10.8.0.2:1', 'http://192.168.1.5:1']);
+  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, IFACES), ['https://10.8.0.2:7420', 'https://192.168.1.5:7420']);
+  assert.deepEqual(derivedRoutes('::', 1, IFACES), ['https://10.8.0.2:1', 'https://192.168.1.5:1']);
 });
 
 test('a machine with only loopback advertises loopback (cells on it can still pair)', () => {
-  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, { lo: IFACES.lo }), ['http://127.0.0.1:7420']);
+  assert.deepEqual(derivedRoutes('0.0.0.0', 7420, { lo: IFACES.lo }), ['https://127.0.0.1:7420']);
 });
 
 test('a loopback-only listener advertises loopback only, whatever the interfaces', () => {
-  assert.deepEqual(derivedRoutes('127.0.0.1', 7420, IFACES), ['http://127.0.0.1:7420']);
-  assert.deepEqual(derivedRoutes('localhost', 7420, IFACES), ['http://localhost:7420']);
+  assert.deepEqual(derivedRoutes('127.0.0.1', 7420, IFACES), ['https://127.0.0.1:7420']);
+  assert.deepEqual(derivedRoutes('localhost', 7420, IFACES), ['https://localhost:7420']);
 });
 
 test('a specific host is advertised as is; api.advertise wins', () => {
-  assert.deepEqual(derivedRoutes('127.0.0.1', 9, IFACES), ['http://127.0.0.1:9']);
-  assert.deepEqual(derivedRoutes('fd00::5', 9, IFACES), ['http://[fd00::5]:9']);
+  assert.deepEqual(derivedRoutes('127.0.0.1', 9, IFACES), ['https://127.0.0.1:9']);
+  assert.deepEqual(derivedRoutes('fd00::5', 9, IFACES), ['https://[fd00::5]:9']);
   assert.deepEqual(advertisedRoutes(['https://grove.example.org/', 'https://grove.example.org'], '0.0.0.0', 7420, IFACES), ['https://grove.example.org']);
 });

@@ -18,13 +18,13 @@ export function derivedRoutes(host: string, port: number, ifaces: Interfaces = n
     for (const list of Object.values(ifaces)) {
       for (const a of list ?? []) {
         if (a.family !== 'IPv4') continue;
-        (a.internal ? internal : external).push(`http://${a.address}:${port}`);
+        (a.internal ? internal : external).push(`https://${a.address}:${port}`);
       }
     }
     return [...new Set(external.length ? external.sort() : internal.sort())];
   }
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  return [normalizeRouteUrl(`http://${h}:${port}`)];
+  return [normalizeRouteUrl(`https://${h}:${port}`)];
 }
 
 export function advertisedRoutes(advertise: readonly string[], host: string, port: number, ifaces?: Interfaces): string[] {

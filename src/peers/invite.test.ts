@@ -17,7 +17,7 @@ test('an invite code round-trips and its token checks out until it expires', () 
   const { code, invite } = mintInvite(secret, { id: ID, name: 'n', routes: ['http://10.0.0.1:7420/'], ttlS: 60, nowMs: now });
   assert.match(code, /^[A-Za-z0-9_-]+$/);
   const back = decodeInvite(`  ${code}\n`);
-  assert.deepEqual(back, { ...invite, routes: ['http://10.0.0.1:7420'] });
+  assert.deepEqual(back, { ...invite, routes: ['https://10.0.0.1:7420'] });
   assert.equal(back.exp, 1_700_000_060);
   const ok = checkToken(secret, back.token, now + 59_000);
   assert.equal(ok.expS, back.exp);

@@ -1,6 +1,6 @@
 import type { PairingContext } from './context.js';
 import type { PeerRecord } from './registry.js';
-import { normalizeRouteUrl } from './registry.js';
+import { normalizeRouteUrl, routeKindOf } from './registry.js';
 import { verifyCard, MAX_CARD_ROUTES, type IdentityCard } from './identity.js';
 import { checkToken, decodeInvite, mintInvite, spendToken, type InviteCode } from './invite.js';
 import { GroveError, badInput, describeError } from '../errors.js';
@@ -48,7 +48,7 @@ export function acceptPairing(ctx: PairingContext, callerId: string, body: unkno
   const db = ctx.home.db;
   db.transaction(() => {
     spendToken(db, tokenId, expS, now);
-    ctx.peers.upsert({ id: card.id, name: card.name, x25519: card.x25519, build: card.build }, routes.map((url) => ({ url, kind: 'direct' as const })));
+    ctx.peers.upsert({ id: card.id, name: card.name, x25519: card.x25519, build: card.build }, routes.map((url) => ({ url, kind: routeKindOf(url) })));
   })();
   const peer = ctx.peers.get(card.id)!;
   ctx.log.info({ peer: peer.id, name: peer.name }, 'paired (invited)');
@@ -82,7 +82,7 @@ export async function pairWithCode(ctx: PairingContext, code: string, opts: { si
     }
     const card = verifyCard((res.data as { card?: unknown } | undefined)?.card, invite.id);
     const routes = [...new Set([url, ...invite.routes, ...parseRoutes(card.routes, 'card.routes')])].slice(0, MAX_CARD_ROUTES);
-    ctx.peers.upsert({ id: card.id, name: card.name, x25519: card.x25519, build: card.build }, routes.map((u) => ({ url: u, kind: 'direct' as const })));
+    ctx.peers.upsert({ id: card.id, name: card.name, x25519: card.x25519, build: card.build }, routes.map((u) => ({ url: u, kind: routeKindOf(u) })));
     // The pairing call was a signed round trip on this route: record it as a first probe.
     const health = ctx.records.recordProbe(card.id, [{ url, reachable: true, latency_ms: res.latencyMs }], ctx.clock());
     const peer = ctx.peers.get(card.id)!;

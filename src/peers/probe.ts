@@ -93,6 +93,8 @@ export interface RouteView {
   throughput_MBps: number | null;
   score: number | null;
   last_seen: number | null;
+  /** Why the latest probe failed (e.g. WRONG_IDENTITY: the route leads to another cell). */
+  error: string | null;
 }
 
 export interface PeerView {
@@ -125,6 +127,7 @@ export function peerView(ctx: PeerContext, p: PeerRecord): PeerView {
       throughput_MBps: s.throughput_MBps ?? null,
       score: s.reachable ? (routeScore(s) ?? null) : null,
       last_seen: s.last_seen ?? null,
+      error: s.reachable ? null : (h?.routes[s.url]?.error ?? null),
     })),
   };
 }
@@ -142,6 +145,8 @@ export function routeOrder(stats: readonly RouteStats[]): RouteStats[] {
     const ra = rank(a);
     const rb = rank(b);
     if (ra !== rb) return ra - rb;
+    const relayed = Number(a.kind === 'relay') - Number(b.kind === 'relay');
+    if (relayed !== 0) return relayed;
     return (routeScore(a) ?? 0) - (routeScore(b) ?? 0);
   });
 }

@@ -37,8 +37,11 @@ export const MIN_PREFIX = 4;
 const CELL_ID_RE = /^[a-z2-7]{52}$/;
 
 /**
- * A route URL in its one stored form: the origin of an http(s) URL (`http://host:port`).
- * Paths, queries, fragments and credentials are refused rather than silently dropped.
+ * A route URL in its one stored form (docs/protocol.md "Routes"): the origin of a direct
+ * route, `https://host:port`, or a relay route, `relay+ws(s)://relay-host:port/<cell ID>`.
+ * Every route is TLS: a legacy `http://` route means TLS on the same host and port and is
+ * stored as `https://` (never plaintext). Paths (except a relay route's cell ID), queries,
+ * fragments and credentials are refused rather than silently dropped.
  */
 export function normalizeRouteUrl(raw: string): string {
   let u: URL;
@@ -47,10 +50,23 @@ export function normalizeRouteUrl(raw: string): string {
   } catch {
     throw badInput(`not a URL: ${raw.slice(0, 200)}`);
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badInput(`route URLs must be http(s): ${raw.slice(0, 200)}`);
   if (u.username || u.password) throw badInput('route URLs must not carry credentials');
-  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) throw badInput(`a route is a base URL without a path: ${raw.slice(0, 200)}`);
+  if (u.search || u.hash) throw badInput(`a route URL has no query or fragment: ${raw.slice(0, 200)}`);
+  if (u.protocol === 'relay+ws:' || u.protocol === 'relay+wss:') {
+    const id = u.pathname.slice(1);
+    if (!u.hostname || !isCellId(id)) throw badInput(`a relay route is relay+ws://HOST:PORT/<cell ID>: ${raw.slice(0, 200)}`);
+    return `${u.protocol}//${u.host.toLowerCase()}/${id}`;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badInput(`route URLs must be https or relay+ws(s): ${raw.slice(0, 200)}`);
+  if (u.pathname !== '/' && u.pathname !== '') throw badInput(`a route is a base URL without a path: ${raw.slice(0, 200)}`);
+  // Upgrade: the same host and port, over TLS. An http URL without a port meant port 80.
+  if (u.protocol === 'http:') return `https://${u.hostname}:${u.port || '80'}`;
   return u.origin;
+}
+
+/** The kind a route URL is: relay routes say so by their scheme. */
+export function routeKindOf(url: string, declared: RouteKind = 'direct'): RouteKind {
+  return url.startsWith('relay+') ? 'relay' : declared === 'relay' ? 'direct' : declared;
 }
 
 export function isRouteKind(k: unknown): k is RouteKind {
@@ -163,6 +179,7 @@ export class PeerRegistry {
   private insertRoute(peerId: string, url: string, kind: RouteKind): boolean {
     if (!isRouteKind(kind)) throw badInput('unknown route kind');
     const norm = normalizeRouteUrl(url);
+    kind = routeKindOf(norm, kind);
     const n = (this.db.prepare('SELECT COUNT(*) AS n FROM routes WHERE peer_id = ?').get(peerId) as { n: number }).n;
     const exists = this.db.prepare('SELECT 1 FROM routes WHERE peer_id = ? AND url = ?').get(peerId, norm) !== undefined;
     if (exists) return false;

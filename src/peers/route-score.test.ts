@@ -108,7 +108,9 @@ describe('bestRoute', () => {
       assert.ok(best.reachable);
       const s = routeScore(best);
       assert.ok(s !== undefined);
-      for (const c of candidates) assert.ok(s <= (routeScore(c) as number));
+      // Direct routes come first: best beats every candidate of its own class (relay or not).
+      if (best.kind === 'relay') assert.ok(candidates.every((c) => c.kind === 'relay'));
+      for (const c of candidates) if ((c.kind === 'relay') === (best.kind === 'relay')) assert.ok(s <= (routeScore(c) as number));
     }));
   });
 });
@@ -142,5 +144,21 @@ describe('isBenchDue (seed: every 6 h, and on first contact)', () => {
     assert.equal(BENCH_INTERVAL_MS, 6 * H);
     assert.equal(isBenchDue(now - 6 * H + 1, now), false);
     assert.equal(isBenchDue(now - 6 * H, now), true);
+  });
+});
+
+describe('relay routes are the fallback', () => {
+  const r = (url: string, kind: RouteStats['kind'], over: Partial<RouteStats>): RouteStats => ({ url, kind, reachable: true, ...over });
+  it('a reachable direct route wins over a faster relay route', () => {
+    const best = bestRoute([r('relay+ws://r:1/x', 'relay', { latency_ms: 1, throughput_MBps: 500 }), r('https://d:1', 'direct', { latency_ms: 80, throughput_MBps: 1 })]);
+    assert.equal(best?.url, 'https://d:1');
+  });
+  it('the relay is chosen when no direct route answers, and scored among relays', () => {
+    const routes = [
+      r('https://d:1', 'direct', { reachable: false, latency_ms: 1 }),
+      r('relay+ws://slow:1/x', 'relay', { latency_ms: 40 }),
+      r('relay+ws://fast:1/x', 'relay', { latency_ms: 20, throughput_MBps: 50 }),
+    ];
+    assert.equal(bestRoute(routes)?.url, 'relay+ws://fast:1/x');
   });
 });

@@ -41,8 +41,14 @@ export function routeScore(r: RouteStats): number | undefined {
   return r.latency_ms - bonus;
 }
 
-/** Total order over candidate routes: score, then kind (direct < mdns < relay), then url. */
-function compareCandidates(a: { r: RouteStats; score: number }, b: { r: RouteStats; score: number }): number {
+/**
+ * Total order over candidate routes: a direct (or mDNS) route before any relay route (a relay
+ * is the fallback: it costs a third party's bandwidth and adds a hop), then score, then kind
+ * (direct < mdns < relay), then url.
+ */
+export function compareCandidates(a: { r: RouteStats; score: number }, b: { r: RouteStats; score: number }): number {
+  const relayed = Number(a.r.kind === 'relay') - Number(b.r.kind === 'relay');
+  if (relayed !== 0) return relayed;
   if (a.score !== b.score) return a.score - b.score;
   const kind = (KIND_ORDER[a.r.kind] ?? 3) - (KIND_ORDER[b.r.kind] ?? 3);
   if (kind !== 0) return kind;

@@ -279,4 +279,16 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 43,
+    name: 'tls-routes',
+    sql: `
+      -- Every link is TLS (docs/protocol.md "TLS bound to the cell identity"): a stored
+      -- http:// route means TLS on the same host and port. Rewritten once; a duplicate of an
+      -- https:// route the peer already had is dropped. An http URL without a port meant 80.
+      UPDATE OR IGNORE routes SET url = 'https' || substr(url, 5) || CASE WHEN substr(url, 8) GLOB '*:[0-9]*' AND substr(url, 8) NOT GLOB '*]' THEN '' ELSE ':80' END
+        WHERE url LIKE 'http://%';
+      DELETE FROM routes WHERE url LIKE 'http://%';
+    `,
+  },
 ];

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
 import { pino } from 'pino';
 import { initHome } from '../../src/home/home.js';
 import { homePaths } from '../../src/home/paths.js';
@@ -147,7 +149,7 @@ export async function rawSigned(from: TestCell, to: TestCell, method: string, pa
   });
   const headers: Record<string, string> = { ...toHttpHeaders(signed), ...(o.body ? { 'content-type': o.contentType ?? 'application/octet-stream' } : {}), ...o.headers };
   const body = o.body && o.chunked ? chunks(o.body) : o.body;
-  const res = await fetch(new URL(path, to.url), { method, headers, body, ...(o.chunked ? { duplex: 'half' } : {}) } as RequestInit);
+  const res = await tlsFetch(new URL(path, to.url), { method, headers, body });
   return { res, headers };
 }
 
@@ -157,5 +159,29 @@ async function* chunks(b: Buffer): AsyncGenerator<Buffer> {
 
 /** Replays exactly the same request headers (and body). */
 export function replay(to: TestCell, method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<Response> {
-  return fetch(new URL(path, to.url), { method, headers, body });
+  return tlsFetch(new URL(path, to.url), { method, headers, body });
+}
+
+/**
+ * fetch() for a cell's TLS peer API without checking its certificate (the cell's certificate
+ * is self-signed by its identity; tests of raw requests do not need the identity check).
+ */
+export function tlsFetch(url: string | URL, init: { method?: string; headers?: Record<string, string>; body?: Buffer | AsyncIterable<Buffer>; signal?: AbortSignal } = {}): Promise<Response> {
+  return new Promise<Response>((resolve, reject) => {
+    const req = httpsRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent: false, rejectUnauthorized: false, minVersion: 'TLSv1.3', signal: init.signal }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') headers.set(k, v);
+        const body = Buffer.concat(parts);
+        resolve(new Response(body.length ? body : null, { status: res.statusCode ?? 0, headers }));
+      });
+    });
+    req.on('error', reject);
+    if (init.body === undefined) req.end();
+    else if (Buffer.isBuffer(init.body)) req.end(init.body);
+    else Readable.from(init.body).on('error', (e) => req.destroy(e)).pipe(req);
+  });
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { request, type IncomingMessage, type ClientRequest } from 'node:http';
+import type { IncomingMessage, ClientRequest } from 'node:http';
+import { request } from 'node:https';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -44,7 +45,7 @@ export function halfSentPut(from: TestCell, to: TestCell, data: Buffer): { res: 
   let req!: ClientRequest;
   const res = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req = request({
-      host: u.hostname, port: u.port, method: 'PUT', path,
+      host: u.hostname, port: u.port, method: 'PUT', path, rejectUnauthorized: false, minVersion: 'TLSv1.3',
       headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream', 'content-length': data.length },
     }, (r: IncomingMessage) => {
       let body = '';

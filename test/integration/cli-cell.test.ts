@@ -34,7 +34,7 @@ test('grove start / invite / pair / peers / status / prefer / route through the 
 
   const a = await startDaemon(t, A);
   const b = await startDaemon(t, B);
-  assert.match(a.api_url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  assert.match(a.api_url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
   // A second start on the same home fails clearly and leaves the first running.
   const again = await grove(A, 'start', '--port', '0', '--host', '127.0.0.1');

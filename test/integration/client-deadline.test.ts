@@ -5,6 +5,7 @@ import { startCells } from '../helpers/cells.js';
 import { createPeerServer } from '../../src/net/server.js';
 import { H, EMPTY_SHA256 } from '../../src/net/signing.js';
 import { GroveError } from '../../src/errors.js';
+import { makeTlsIdentity } from '../../src/tls/certificate.js';
 
 // A peer that answers the head and then stalls the body (the issue's 45 s inventory answer)
 // is cut at the caller's deadline: the timer covers the whole response.
@@ -16,6 +17,7 @@ test('a response body that stalls is cut at the deadline, and by the caller\'s s
   const hostile = createPeerServer({
     selfId: b!.id, identity: b!.cell.home.keys.identity.privateKey, clock: Date.now,
     isKnownPeer: () => true, nonces: { remember: () => true },
+    tls: () => makeTlsIdentity(b!.cell.home.keys.identity.privateKey, b!.cell.home.keys.identity.publicKey),
   });
   hostile.get('/api/inventory', async (_req, reply) => {
     const body = new PassThrough();
@@ -29,7 +31,7 @@ test('a response body that stalls is cut at the deadline, and by the caller\'s s
     for (const s of stalls) s.destroy();
     await hostile.close();
   });
-  const url = `http://127.0.0.1:${(hostile.server.address() as { port: number }).port}`;
+  const url = `https://127.0.0.1:${(hostile.server.address() as { port: number }).port}`;
 
   const started = performance.now();
   await assert.rejects(a!.cell.client.call(url, b!.id, 'GET', '/api/inventory', { timeoutMs: 500 }),

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
-import { startCells, pairCells, rawSigned } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, tlsFetch } from '../helpers/cells.js';
 import { runGrove } from '../helpers/ingest.js';
 import { smallDisk, fillDisk, freeBytes } from '../helpers/tmpfs.js';
 import { startCellAt, tempFiles, sha } from '../helpers/harden.js';
@@ -68,7 +68,7 @@ test('a holder out of disk refuses uploads with 507, records nothing, and stays 
   // Replays are still refused while nonces live in memory.
   const first = await rawSigned(a!, b, 'GET', '/api/health');
   assert.equal(first.res.status, 200);
-  const again = await fetch(new URL('/api/health', b.url), { headers: first.headers });
+  const again = await tlsFetch(new URL('/api/health', b.url), { headers: first.headers });
   assert.equal(again.status, 401);
   await assert.rejects(a!.cell.call(b.id, 'PUT', `/api/objects/${hash}`, { body: data }), refusedWith(507, 'DISK_FULL'));
   assert.equal(b.cell.status().disk?.state, 'full');

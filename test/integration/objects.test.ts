@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { startCells, pairCells, rawSigned, restartCell, waitFor, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, restartCell, waitFor, tlsFetch, type TestCell } from '../helpers/cells.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { MAX_OBJECT_BYTES } from '../../src/store/objects.js';
 import { getObject, objectTotals, type InventoryPage } from '../../src/store/catalog.js';
@@ -184,15 +184,15 @@ test('stop() lets an upload in flight finish before closing the database', async
   }
   const path = `/api/objects/${hash}`;
   const signed = signRequest(a.cell.home.keys.identity.privateKey, { method: 'PUT', path }, { from: a.id, to: b.id, ts: a.clock.now(), nonce: newNonce(), bodySha256: hash });
-  const upload = fetch(new URL(path, b.url), {
-    method: 'PUT', headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream' }, body: slowBody(), duplex: 'half',
-  } as RequestInit);
+  const upload = tlsFetch(new URL(path, b.url), {
+    method: 'PUT', headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream' }, body: slowBody(),
+  });
   await firstSent;
   await waitFor(() => chunkFiles(b).some((f) => f.includes('.tmp-')), 'the upload to reach the store');
   let stopped = false;
   const stopping = b.cell.stop().then(() => { stopped = true; });
   // The server no longer accepts new connections, but the upload in flight goes on.
-  await waitFor(async () => (await fetch(new URL('/api/health', b.url)).catch(() => undefined)) === undefined, 'listener closed');
+  await waitFor(async () => (await tlsFetch(new URL('/api/health', b.url)).catch(() => undefined)) === undefined, 'listener closed');
   assert.equal(stopped, false, 'stop waits for the upload');
   release();
   const res = await upload;

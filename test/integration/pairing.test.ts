@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCells, pairCells, rawSigned, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, tlsFetch, type TestCell } from '../helpers/cells.js';
 import { createInvite, pairWithCode } from '../../src/peers/pairing.js';
 import { decodeInvite, mintInvite } from '../../src/peers/invite.js';
 import { makeCard } from '../../src/peers/identity.js';
@@ -127,7 +127,7 @@ test('pairing refuses a card that another cell signed, or a caller that is not t
   const r2 = await rawSigned(b!, a!, 'POST', '/api/pair', { body: Buffer.from(JSON.stringify({ token, card, routes: [] })), contentType: 'application/json' });
   assert.equal(r2.res.status, 401);
   // No signature at all (pairing needs the joiner to prove its key).
-  const r3 = await fetch(new URL('/api/pair', a!.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const r3 = await tlsFetch(new URL('/api/pair', a!.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   assert.equal(r3.status, 401);
   // Malformed JSON: 400 with a JSON error.
   const r4 = await rawSigned(b!, a!, 'POST', '/api/pair', { body: Buffer.from('{"token": '), contentType: 'application/json' });
@@ -163,7 +163,7 @@ test('routes can be added and removed; PEER arguments resolve by ID, prefix or n
   assert.throws(() => reg.resolve('nobody'), isCode('NOT_FOUND'));
   assert.equal(reg.addRoute(b!.id, 'http://127.0.0.1:1/'), true);
   assert.equal(reg.addRoute(b!.id, 'http://127.0.0.1:1'), false);
-  assert.deepEqual(reg.get(b!.id)!.routes.map((r) => r.url).sort(), [b!.url, 'http://127.0.0.1:1'].sort());
+  assert.deepEqual(reg.get(b!.id)!.routes.map((r) => r.url).sort(), [b!.url, 'https://127.0.0.1:1'].sort());
   // A dead route does not stop calls: the best route is tried first, others on failure.
   await probePeer(a!.cell, b!.id);
   const r = await a!.cell.call(b!.id, 'GET', '/api/health');

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, createHash } from 'node:crypto';
-import { request, type IncomingMessage, type ClientRequest } from 'node:http';
+import type { IncomingMessage, ClientRequest } from 'node:http';
+import { request } from 'node:https';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +37,7 @@ function slowPut(from: TestCell, to: TestCell, data: Buffer) {
   let req!: ClientRequest;
   const res = new Promise<number>((resolve, reject) => {
     req = request({
-      host: u.hostname, port: u.port, method: 'PUT', path,
+      host: u.hostname, port: u.port, method: 'PUT', path, rejectUnauthorized: false, agent: false,
       headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream', 'content-length': data.length },
     }, (r: IncomingMessage) => {
       r.resume();

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer } from 'node:https';
+import { makeTlsIdentity } from '../../src/tls/certificate.js';
 import type { AddressInfo } from 'node:net';
-import { startCells, pairCells, rawSigned, replay, restartCell, stopCell, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, replay, restartCell, stopCell, tlsFetch, type TestCell } from '../helpers/cells.js';
 import { verifyCard } from '../../src/peers/identity.js';
 import { H, MAX_SKEW_MS } from '../../src/net/signing.js';
 import { GroveError } from '../../src/errors.js';
@@ -43,7 +44,7 @@ test('an unknown cell gets 403; pairing makes it known', async (t) => {
 test('missing or bad signatures get 401', async (t) => {
   const [a, b] = await paired(t);
   // No signature headers at all.
-  assert.deepEqual(await errorOf(await fetch(new URL('/api/health', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
+  assert.deepEqual(await errorOf(await tlsFetch(new URL('/api/health', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
   // Signed for another path than requested.
   assert.equal((await rawSigned(a!, b!, 'GET', '/api/inventory?since=0', { signedPath: '/api/health' })).res.status, 401);
   // A signature byte flipped.
@@ -93,12 +94,14 @@ test('a response signed by another cell, or altered on the way, is refused by th
   const [a, b, c] = await paired(t, 3);
   await pairCells(a!, c!);
   // A means to reach B but the URL leads to C: C answers (signed by C), A refuses it.
-  await assert.rejects(a!.cell.client.call(c!.url, b!.id, 'GET', '/api/health'), (e: unknown) => isCode('PEER_ERROR')(e) && /expected cell/.test((e as Error).message));
-  // A proxy that alters B's answer body: the signature no longer matches.
-  const proxy = createServer(async (req, res) => {
+  // Its TLS certificate carries C's key: refused before any request byte is sent.
+  await assert.rejects(a!.cell.client.call(c!.url, b!.id, 'GET', '/api/health'), (e: unknown) => isCode('WRONG_IDENTITY')(e) && /another cell/.test((e as Error).message));
+  // A proxy holding B's TLS key (a stolen certificate key, say) that alters B's answer body:
+  // the response signature no longer matches.
+  const proxy = createServer(await makeTlsIdentity(b!.cell.home.keys.identity.privateKey, b!.cell.home.keys.identity.publicKey), async (req, res) => {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host') headers[k] = v;
-    const up = await fetch(new URL(req.url!, b!.url), { method: req.method, headers });
+    const up = await tlsFetch(new URL(req.url!, b!.url), { method: req.method, headers });
     const text = (await up.text()).replace('true', 'false');
     const out: Record<string, string> = {};
     up.headers.forEach((v, k) => { if (k !== 'content-length' && k !== 'connection' && k !== 'keep-alive') out[k] = v; });
@@ -107,13 +110,13 @@ test('a response signed by another cell, or altered on the way, is refused by th
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => proxy.close(() => r())));
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const proxyUrl = `https://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   await assert.rejects(a!.cell.client.call(proxyUrl, b!.id, 'GET', '/api/health'), (e: unknown) => isCode('PEER_ERROR')(e) && /does not match/.test((e as Error).message));
 });
 
 test('GET /api/identity is open and returns a card signed by the cell, binding its X25519 key', async (t) => {
   const [a, b] = await startCells(t, 2);
-  const res = await fetch(new URL('/api/identity', a!.url));
+  const res = await tlsFetch(new URL('/api/identity', a!.url));
   assert.equal(res.status, 200);
   const card = verifyCard(await res.json(), a!.id);
   assert.equal(card.name, 'alpha');
@@ -142,8 +145,8 @@ test('a restarted cell is recognised again by its peers and recognises them', as
 
 test('unknown endpoints answer 404 JSON, signed or not', async (t) => {
   const [a, b] = await paired(t);
-  assert.deepEqual(await errorOf(await fetch(new URL('/api/nope', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
+  assert.deepEqual(await errorOf(await tlsFetch(new URL('/api/nope', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
   assert.deepEqual(await errorOf((await rawSigned(a!, b!, 'GET', '/api/nope')).res), { status: 404, error: 'NOT_FOUND' });
-  assert.deepEqual(await errorOf(await fetch(new URL('/nothing/here', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
+  assert.deepEqual(await errorOf(await tlsFetch(new URL('/nothing/here', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
   await assert.rejects(a!.cell.call(b!.id, 'GET', '/api/nope'), (e: unknown) => isCode('PEER_ERROR')(e) && (e as GroveError).detail?.status === 404);
 });

@@ -5,7 +5,7 @@ import { writeFile, readFile, mkdtemp, rm, readdir } from 'node:fs/promises';
 import { openSync, writeSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { request } from 'node:http';
+import { request } from 'node:https';
 import { startCells, pairCells, restartCell, stopCell, waitFor, type TestCell } from '../helpers/cells.js';
 import { addFile } from '../../src/ingest/add.js';
 import { SealPool } from '../../src/ingest/pool.js';
@@ -197,7 +197,7 @@ test('a transfer cut mid-chunk leaves nothing torn on the holder', async (t) => 
   const u = new URL(b!.url);
   const shard = join(b!.cell.home.paths.chunks, hash.slice(0, 2));
   const req = request({
-    host: u.hostname, port: u.port, method: 'PUT', path,
+    host: u.hostname, port: u.port, method: 'PUT', path, rejectUnauthorized: false, agent: false,
     headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream', 'content-length': String(data.length) },
   });
   const ended = new Promise<void>((resolve) => {

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import { request } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect } from 'node:tls';
+import { request } from 'node:https';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { startCells, waitFor, type TestCell } from '../helpers/cells.js';
+import { startCells, waitFor, tlsFetch, type TestCell } from '../helpers/cells.js';
 import { tempDir, GROVE_BIN, runGrove } from '../helpers/ingest.js';
 import { CLI_ENV } from '../helpers/cli.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
@@ -20,12 +21,14 @@ import { sha } from '../helpers/harden.js';
 
 const LIMITS = { headers_timeout_s: 1, request_timeout_s: 3, max_connections: 1024, max_connections_per_address: 8 };
 
-/** A raw TCP connection from `from` (any 127/8 address) that sends `head` and then stalls. */
+/** A TLS connection from `from` (any 127/8 address) that sends `head` and then stalls. */
 function stall(url: string, from: string, head: string): Promise<{ socket: Socket; closed: Promise<number> }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const socket = connect({ host: u.hostname, port: Number(u.port), localAddress: from }, () => {
+    const tcp = tcpConnect({ host: u.hostname, port: Number(u.port), localAddress: from });
+    tcp.on('error', () => {});
+    const socket = connect({ socket: tcp, rejectUnauthorized: false, minVersion: 'TLSv1.3' }, () => {
       socket.write(head);
       resolve({ socket, closed });
     });
@@ -63,7 +66,7 @@ test('a head or a body that trickles in is cut; a body where none is expected is
   await closedWithin(slow, 8_000, 'slow body');
   // 1 GiB announced to the open GET /api/identity: 413 at once, never read.
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, method: 'GET', path: '/api/identity', headers: { 'content-length': String(1024 ** 3) } }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, method: 'GET', path: '/api/identity', rejectUnauthorized: false, headers: { 'content-length': String(1024 ** 3) } }, (res) => {
       res.resume();
       resolve(res.statusCode ?? 0);
     });
@@ -72,7 +75,7 @@ test('a head or a body that trickles in is cut; a body where none is expected is
   });
   assert.equal(status, 413);
   // The server still answers everyone else.
-  assert.equal((await fetch(new URL('/api/identity', b!.url))).status, 200);
+  assert.equal((await tlsFetch(new URL('/api/identity', b!.url))).status, 200);
 });
 
 test('one address cannot hold more than its share of connections', async (t) => {
@@ -83,7 +86,7 @@ test('one address cannot hold more than its share of connections', async (t) => 
   await waitFor(() => open() <= LIMITS.max_connections_per_address, 'connections over the per-address cap closed', 5_000);
   assert.equal(open(), LIMITS.max_connections_per_address);
   // Another address is served meanwhile.
-  assert.equal((await fetch(new URL('/api/identity', b!.url))).status, 200);
+  assert.equal((await tlsFetch(new URL('/api/identity', b!.url))).status, 200);
   for (const c of conns) c.socket.destroy();
 });
 
@@ -92,7 +95,7 @@ test('pairing attempts are rate-limited per address, before any nonce is recorde
   const codes: number[] = [];
   for (let i = 0; i < PAIRING_BURST + 10; i++) {
     const body = Buffer.from(JSON.stringify({ token: `bad-${i}`, card: {}, routes: [] }));
-    const res = await fetch(new URL('/api/pair', b!.url), { method: 'POST', headers: pairHeaders(stranger!, b!, body), body });
+    const res = await tlsFetch(new URL('/api/pair', b!.url), { method: 'POST', headers: pairHeaders(stranger!, b!, body), body });
     codes.push(res.status);
   }
   assert.equal(codes.filter((c) => c === 429).length, 10, codes.join(','));
@@ -130,7 +133,7 @@ test('under a low descriptor limit, a flood of idle connections neither exhausts
   assert.ok(open() <= 192, `${open()} connections held`);
   // Once the flood lets go, new peers are served again.
   for (const c of conns) c.socket.destroy();
-  await waitFor(async () => (await fetch(new URL('/api/identity', url)).catch(() => undefined))?.status === 200, 'served again', 5_000);
+  await waitFor(async () => (await tlsFetch(new URL('/api/identity', url)).catch(() => undefined))?.status === 200, 'served again', 5_000);
   assert.doesNotMatch(stderr, /EMFILE/);
   child.kill('SIGTERM');
   await once(child, 'exit');

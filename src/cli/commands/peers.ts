@@ -20,8 +20,8 @@ function human(peers: PeerView[]): string {
     const flags = [p.online ? 'online' : 'offline', p.preferred ? 'preferred' : '', p.uptime === null ? '' : `uptime ${(p.uptime * 100).toFixed(1)}%`].filter(Boolean).join(', ');
     lines.push(`${termSafe(p.name)}  ${p.id}  (${flags})`);
     for (const r of p.routes) {
-      const best = r.url === p.best_route ? ' *' : '';
-      lines.push(`  ${termSafe(r.url)}  ${r.kind}  latency ${fmt(r.latency_ms, ' ms')}  throughput ${fmt(r.throughput_MBps, ' MB/s')}  score ${fmt(r.score, '', 2)}${best}`);
+      const best = r.url === p.best_route ? ' * in use' : '';
+      lines.push(`  ${termSafe(r.url)}  ${r.kind}  latency ${fmt(r.latency_ms, ' ms')}  throughput ${fmt(r.throughput_MBps, ' MB/s')}  score ${fmt(r.score, '', 2)}${best}${r.error ? `  (${termSafe(r.error)})` : ''}`);
     }
   }
   return lines.join('\n');

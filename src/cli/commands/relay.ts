@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { pino } from 'pino';
+import { RelayServer } from '../../relay/server.js';
+import { isCellId } from '../../crypto/encoding.js';
+import { usage } from '../../errors.js';
+import { emit } from '../context.js';
+
+// `grove relay`: runs a relay server in the foreground (docs/protocol.md "Relay"). Needs no
+// home: a relay holds no keys and stores nothing. SIGTERM/SIGINT stop it.
+
+export function registerRelay(program: Command): void {
+  program
+    .command('relay')
+    .description('run a WebSocket relay for cells behind NAT (forwards encrypted bytes only)')
+    .option('--host <host>', 'listen address', '0.0.0.0')
+    .option('--port <port>', 'listen port', '7430')
+    .option('--allow <ids>', 'private relay: comma-separated cell IDs allowed to use it')
+    .option('--token <token>', 'private relay: shared token cells must present (or $GROVE_RELAY_TOKEN)')
+    .option('--per-ip <n>', 'WebSocket connections allowed per client IP (default 64)')
+    .option('--public-url <urls>', 'comma-separated ws:// URLs cells dial this relay by (binds their signatures)')
+    .action(async (opts: { host: string; port: string; allow?: string; token?: string; publicUrl?: string; perIp?: string }, cmd: Command) => {
+      if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw usage(`--port must be a port number, not ${opts.port}`);
+      if (opts.perIp !== undefined && (!/^\d{1,6}$/.test(opts.perIp) || Number(opts.perIp) < 1)) throw usage('--per-ip must be a positive number');
+      const limits = opts.perIp !== undefined ? { perIp: Number(opts.perIp) } : {};
+      const allow = opts.allow?.split(',').map((s) => s.trim()).filter(Boolean);
+      if (allow?.some((id) => !isCellId(id))) throw usage('--allow takes cell IDs');
+      const token = opts.token ?? process.env.GROVE_RELAY_TOKEN;
+      const publicUrls = opts.publicUrl?.split(',').map((s) => s.trim().replace(/\/$/, '').toLowerCase()).filter(Boolean);
+      const log = pino({ level: process.env.GROVE_RELAY_LOG ?? 'info' }, pino.destination(2));
+      const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
+      const url = await relay.start();
+      emit(cmd, { url, pid: process.pid, max_connections: relay.connectionCap, private: !!(allow || token) }, `grove relay listening on ${url}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await relay.stop();
+    });
+}
