@@ -30,6 +30,9 @@ import type { ChatService } from './chat/service.js';
 import type { SyncExchange } from './share/link.js';
 import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
+import { attachUpdates } from './update/attach.js';
+import { runningBuild } from './update/running.js';
+import { supervisionFromEnv } from './watchdog/supervision.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -78,6 +81,11 @@ export interface CellStatus {
   pid: number;
   /** Own chunks and manifests below the replication factor. */
   at_risk: number;
+  /** The running build (src/update/running.ts) and its watchdog, if any (src/watchdog/). */
+  version: string;
+  build_hash: string | null;
+  supervised: boolean;
+  restarts: number;
 }
 
 export class Cell implements PeerContext {
@@ -103,6 +111,8 @@ export class Cell implements PeerContext {
   readonly chat: ChatService;
   /** Replication: the sync round, holder endpoints, repair and recovery (issue 4). */
   readonly sync: CellSync;
+  /** Signed peer-to-peer updates (src/update/). */
+  readonly updates: ReturnType<typeof attachUpdates>;
 
   private state: State = 'created';
   private readonly startHooks: Hook[] = [];
@@ -141,6 +151,10 @@ export class Cell implements PeerContext {
     this.sync = attachSync(this, {
       ...(opts.intervals?.syncMs !== undefined ? { intervalMs: opts.intervals.syncMs } : {}),
       ...(opts.intervals?.syncInitialDelayMs !== undefined ? { initialDelayMs: opts.intervals.syncInitialDelayMs } : {}),
+    });
+    this.updates = attachUpdates({
+      home: home.paths.root, app: this.app, control: this.control, exchanges: this.exchanges,
+      client: this.client, clock: this.clock, log: this.log, update: () => this.config.update,
     });
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
@@ -258,6 +272,8 @@ export class Cell implements PeerContext {
         peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
         health: (id) => this.records.peerHealth(id),
       }),
+      ...runningBuild(),
+      ...supervisionFromEnv(process.env),
     };
   }
 

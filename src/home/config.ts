@@ -15,7 +15,7 @@ export interface Config {
   bench: { interval_s: number };
   quota: { default_bytes: number; per_owner: Record<string, number> };
   invite: { ttl_s: number };
-  update: { trusted_keys: string[] };
+  update: { trusted_keys: string[]; max_bundle_bytes: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
 }
 
@@ -29,7 +29,7 @@ export function defaultConfig(): Config {
     bench: { interval_s: 6 * 3600 },
     quota: { default_bytes: 10 * 1024 ** 3, per_owner: {} },
     invite: { ttl_s: 24 * 3600 },
-    update: { trusted_keys: [] },
+    update: { trusted_keys: [], max_bundle_bytes: 512 * 1024 ** 2 },
     log: { level: 'info' },
   };
 }
@@ -53,6 +53,7 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'quota.per_owner': 'quota-map',
   'invite.ttl_s': 'posint',
   'update.trusted_keys': 'strings',
+  'update.max_bundle_bytes': 'posint',
   'log.level': 'level',
 };
 
