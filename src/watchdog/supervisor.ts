@@ -220,6 +220,7 @@ export class Watchdog {
         } catch { /* not answering (yet) */ }
         const now = this.clock();
         if (s && s.pid === child.pid) {
+          if (firstOk === undefined) this.o.log(`the cell (pid ${child.pid}) is up: grove ${s.version}${s.build_hash ? ` (${s.build_hash.slice(0, 12)})` : ''}`);
           firstOk ??= now;
           lastOk = now;
           if (trial && !probationPassed) {

@@ -29,6 +29,7 @@ export function registerWatchdog(program: Command): void {
     .addOption(hidden('--backoff-max-ms <ms>', 'largest restart delay'))
     .addOption(hidden('--crash-window-ms <ms>', 'window for counting crashes'))
     .addOption(hidden('--health-interval-ms <ms>', 'status check period'))
+    .addOption(hidden('--health-timeout-ms <ms>', 'how long one status check may take'))
     .addOption(hidden('--hung-ms <ms>', 'kill a cell silent this long'))
     .addOption(hidden('--startup-ms <ms>', 'time to first answer'))
     .addOption(hidden('--probation-ms <ms>', 'time for a new build to come up'))
@@ -46,7 +47,7 @@ export function registerWatchdog(program: Command): void {
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       const health = {
-        intervalMs: ms(opts.healthIntervalMs, 'health-interval-ms'), hungMs: ms(opts.hungMs, 'hung-ms'),
+        intervalMs: ms(opts.healthIntervalMs, 'health-interval-ms'), timeoutMs: ms(opts.healthTimeoutMs, 'health-timeout-ms'), hungMs: ms(opts.hungMs, 'hung-ms'),
         startupMs: ms(opts.startupMs, 'startup-ms'),
       };
       const dog = new Watchdog({
