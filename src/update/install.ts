@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fsyncDirSync } from '../home/atomic.js';
 import { loadConfig } from '../home/config.js';
 import { homePaths } from '../home/paths.js';
-import { describeError } from '../errors.js';
+import { describeError, GroveError } from '../errors.js';
 import { extractPayload } from './bundle.js';
 import { bundlePath, updatePaths, type UpdatePaths } from './layout.js';
 import { readState, updateState } from './state.js';
@@ -90,6 +90,7 @@ export async function installPending(home: string, baseRoot: string, log: (msg: 
   try {
     const v = await verifyBundle(bundlePath(p, hash), facts);
     if (readBuildHash(dir) !== hash) {
+      mkdirSync(p.builds, { recursive: true });
       rmSync(dir, { recursive: true, force: true });
       const tmp = join(p.builds, `.tmp-${hash}-${randomBytes(4).toString('hex')}`);
       try {
@@ -102,9 +103,17 @@ export async function installPending(home: string, baseRoot: string, log: (msg: 
       }
     }
   } catch (e) {
-    const why = `install failed: ${describeError(e)}`;
     log(`build ${held.manifest.version} (${hash.slice(0, 12)}) not installed: ${describeError(e)}`);
-    markBad(p, hash, why);
+    if (e instanceof GroveError) {
+      markBad(p, hash, `install refused: ${describeError(e)}`); // the bundle itself is unacceptable
+    } else {
+      // A local failure (disk full, permissions): the build may be accepted again later.
+      updateState(p, (st) => {
+        const b = st.builds[hash];
+        if (b) b.state = 'offered';
+        st.pending = null;
+      });
+    }
     return undefined;
   }
   switchLink(p.previous, from);

@@ -26,23 +26,24 @@ export interface PackFile {
 }
 
 /** A package with a binding.gyp keeps only its built binary from build/, and not deps/ or src/. */
-function nativeSkip(rel: string, isNative: boolean): boolean {
+function nativeSkip(rel: string, isDir: boolean, isNative: boolean): boolean {
   if (!isNative) return false;
   if (rel === 'deps' || rel.startsWith('deps/') || rel === 'src' || rel.startsWith('src/')) return true;
+  if (isDir) return rel.startsWith('build/') && rel !== 'build/Release';
   if (rel.startsWith('build/')) return !/^build\/Release\/[^/]+\.node$/.test(rel) || rel.endsWith('/test_extension.node');
   return false;
 }
 
-async function walk(root: string, rel: string, out: PackFile[], skip: (rel: string) => boolean, prefix: string): Promise<void> {
+async function walk(root: string, rel: string, out: PackFile[], skip: (rel: string, isDir: boolean) => boolean, prefix: string): Promise<void> {
   const dir = rel ? join(root, rel) : root;
   const names = (await readdir(dir)).sort();
   for (const name of names) {
     const r = rel ? `${rel}/${name}` : name;
     // Nested node_modules are separate lockfile entries; .bin holds only links.
-    if (name === 'node_modules' || name === '.bin' || skip(r)) continue;
+    if (name === 'node_modules' || name === '.bin') continue;
     const st = await stat(join(root, r)); // follows links: a linked node_modules packs its files
+    if (skip(r, st.isDirectory())) continue;
     if (st.isDirectory()) {
-      if (skip(`${r}/`)) continue;
       await walk(root, r, out, skip, prefix);
     } else if (st.isFile()) {
       if (out.length >= MAX_ENTRIES) throw badInput('too many files for one bundle');
@@ -106,7 +107,7 @@ export async function collectInstallation(from: string): Promise<{ files: PackFi
     try {
       isNative = (await stat(join(dir, 'binding.gyp'))).isFile();
     } catch { /* pure JS */ }
-    await walk(dir, '', files, (rel) => nativeSkip(rel.replace(/\/$/, ''), isNative), `${p}/`);
+    await walk(dir, '', files, (rel, isDir) => nativeSkip(rel, isDir, isNative), `${p}/`);
   }
   files.sort((a, b) => comparePaths(a.path, b.path));
   for (let i = 1; i < files.length; i++) if (files[i - 1]!.path === files[i]!.path) throw badInput(`two files at ${files[i]!.path}`);
