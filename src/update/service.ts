@@ -161,8 +161,9 @@ export class UpdateService {
   /** GET /api/build/bundle?hash=: the file to stream and the SHA-256 to sign it with. */
   bundleFor(hash: string): { path: string; sha256: string; size: number } {
     const b = readState(this.paths).builds[hash];
-    if (!b || b.state === 'bad') throw notFound('no such build here');
-    return { path: bundlePath(this.paths, hash), sha256: b.file_sha256, size: b.manifest.size };
+    const path = bundlePath(this.paths, hash);
+    if (!b || b.state === 'bad' || !existsSync(path)) throw notFound('no such build here');
+    return { path, sha256: b.file_sha256, size: b.manifest.size };
   }
 
   /** The sync round's update exchange with one reachable peer. */
@@ -191,7 +192,11 @@ export class UpdateService {
     const tmp = tempPathFor(dst);
     const cap = HEADER_BYTES + MAX_MANIFEST_BYTES + m.size;
     try {
-      const { result: fileSha256 } = await this.deps.client.download(route.url, route.peerId, `/api/build/bundle?hash=${m.build_hash}`, (body, expected) => saveCapped(body, tmp, cap, expected), { signal });
+      const { result: fileSha256 } = await this.deps.client.download(route.url, route.peerId, `/api/build/bundle?hash=${m.build_hash}`, (body, expected) => saveCapped(body, tmp, cap, expected), {
+        signal,
+        // Bounded in time too: a minute plus one second per 256 KiB (a slow but honest link).
+        timeoutMs: 60_000 + Math.ceil(m.size / 262_144) * 1000,
+      });
       const v = await verifyBundle(tmp, facts, signal);
       expectSameManifest(m, v.manifest);
       if (v.fileSha256 !== fileSha256) throw new GroveError('CORRUPT', 'bundle changed while being checked');
