@@ -18,3 +18,16 @@ test('this installation packs its native SQLite binding but not its sources or b
   assert.ok(files.find((f) => f.path === 'bin/grove')!.executable);
   assert.deepEqual([...paths].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))), paths, 'payload order');
 });
+
+test('a bundle is never renamed over something that is not a regular file', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { generateEd25519 } = await import('../crypto/keys.js');
+  const { buildBundle } = await import('./pack.js');
+  const dir = await mkdtemp(`${tmpdir()}/grove-pack-`);
+  try {
+    await assert.rejects(buildBundle({ from: INSTALL_ROOT, key: generateEd25519().privateKey, out: dir, now: 0, ttlMs: 1 }), /not a regular file/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { readdir, stat, open, rename, unlink } from 'node:fs/promises';
+import { readdir, stat, lstat, open, rename, unlink } from 'node:fs/promises';
 import { createHash, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 import { badInput, GroveError } from '../errors.js';
@@ -127,6 +127,9 @@ export interface BuildOptions {
 
 /** Writes the bundle for `from` to `out` (atomically) and returns its signed manifest. */
 export async function buildBundle(o: BuildOptions): Promise<ReleaseManifest> {
+  // The bundle is renamed into place: never over a device, directory or link (e.g. /dev/null).
+  const existing = await lstat(o.out).catch(() => undefined);
+  if (existing && !existing.isFile()) throw badInput(`${o.out} exists and is not a regular file`);
   const { files, version, nodeRange } = await collectInstallation(o.from);
   const payloadTmp = tempPathFor(o.out);
   const hash = createHash('sha256');

@@ -3,7 +3,8 @@ import { Option } from 'commander';
 import { homePaths } from '../../home/paths.js';
 import { loadConfig } from '../../home/config.js';
 import { homeDir } from '../context.js';
-import { usage } from '../../errors.js';
+import { GroveError, usage } from '../../errors.js';
+import { socketAlive } from '../../daemon/control.js';
 import { Watchdog } from '../../watchdog/supervisor.js';
 import { DEFAULT_RESTART_POLICY } from '../../watchdog/policy.js';
 import { INSTALL_ROOT } from '../../update/running.js';
@@ -37,6 +38,7 @@ export function registerWatchdog(program: Command): void {
     .action(async (opts: Record<string, string | undefined>, cmd: Command) => {
       const home = homeDir(cmd);
       loadConfig(homePaths(home).config); // a broken config is an error here, not a crash loop
+      if (await socketAlive(homePaths(home).control)) throw new GroveError('CONFLICT', `a cell is already running for ${home}; stop it before starting its watchdog`);
       const startArgs = [...(opts.port ? ['--port', opts.port] : []), ...(opts.host ? ['--host', opts.host] : [])];
       const stop = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
