@@ -43,6 +43,9 @@ import { diskStatus } from './guard/status.js';
 import { peerEdge } from './guard/edge.js';
 import { assertCatalogMatchesObjects, catalogIsEmpty, setAsideObjects } from './guard/catalog.js';
 import { sweepStaleTemp } from './guard/sweep.js';
+import { attachUpdates } from './update/attach.js';
+import { runningBuild } from './update/running.js';
+import { supervisionFromEnv } from './watchdog/supervision.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, server, registry, records), hands each feature the narrow components it
@@ -104,6 +107,8 @@ export class Cell implements PairingContext, HolderContext {
   readonly sharing: Sharing['service'];
   readonly chat: ChatService;
   readonly sync: CellSync;
+  /** Signed peer-to-peer updates (src/update/). */
+  readonly updates: ReturnType<typeof attachUpdates>;
 
   private state: State = 'created';
   private readonly services: Service[] = [];
@@ -177,6 +182,12 @@ export class Cell implements PairingContext, HolderContext {
       ...(opts.intervals?.syncMs !== undefined ? { intervalMs: opts.intervals.syncMs } : {}),
       ...(opts.intervals?.syncInitialDelayMs !== undefined ? { initialDelayMs: opts.intervals.syncInitialDelayMs } : {}),
     })({ ...shared, isPinned: shares.isPinned });
+    this.updates = attachUpdates({
+      home: home.paths.root, app: this.app, control: this.control, exchanges: this.exchanges,
+      client: this.client, clock: this.clock, log: this.log, update: () => this.config.update,
+    });
+    // The running build and its watchdog, if any, in `grove status`.
+    this.addStatus(() => ({ ...runningBuild(), ...supervisionFromEnv(process.env) }));
 
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {

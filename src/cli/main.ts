@@ -18,6 +18,9 @@ import { registerChat } from './commands/chat.js';
 import { registerSync } from './commands/sync.js';
 import { registerPasswd } from './commands/passwd.js';
 import { registerRelay } from './commands/relay.js';
+import { registerWatchdog } from './commands/watchdog.js';
+import { registerRelease } from './commands/release.js';
+import { registerUpdate } from './commands/update.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -46,6 +49,9 @@ export function buildProgram(): Command {
   registerSync(program);
   registerPasswd(program);
   registerRelay(program);
+  registerWatchdog(program);
+  registerRelease(program);
+  registerUpdate(program);
   return program;
 }
 

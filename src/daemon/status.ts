@@ -19,7 +19,12 @@ export interface CellStatus {
   at_risk: number;
   /** Free space on the home's disk and the reserve kept for this cell. */
   disk?: DiskStatus;
-  /** Other features' own figures (watched folders, supervision, …). */
+  /** The running build (src/update/running.ts) and its watchdog, if any (src/watchdog/). */
+  version?: string;
+  build_hash?: string | null;
+  supervised?: boolean;
+  restarts?: number;
+  /** Other features' own figures (watched folders, …). */
   [extra: string]: unknown;
 }
 

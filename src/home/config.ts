@@ -19,7 +19,7 @@ export interface Config {
   /** Bounds on the peer API against slow or greedy strangers (docs/protocol.md "Bounds and defences"). */
   limits: { headers_timeout_s: number; request_timeout_s: number; max_connections: number; max_connections_per_address: number };
   invite: { ttl_s: number };
-  update: { trusted_keys: string[] };
+  update: { trusted_keys: string[]; max_bundle_bytes: number };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   /** Relays to listen on (ws:// or wss:// URLs) and a private relay's shared token. */
   relay: { urls: string[]; token: string };
@@ -37,7 +37,7 @@ export function defaultConfig(): Config {
     storage: { reserve_bytes: 512 * 1024 ** 2 },
     limits: { headers_timeout_s: 10, request_timeout_s: 120, max_connections: 1024, max_connections_per_address: 64 },
     invite: { ttl_s: 24 * 3600 },
-    update: { trusted_keys: [] },
+    update: { trusted_keys: [], max_bundle_bytes: 512 * 1024 ** 2 },
     log: { level: 'info' },
     relay: { urls: [], token: '' },
   };
@@ -67,6 +67,7 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'limits.max_connections_per_address': 'posint',
   'invite.ttl_s': 'posint',
   'update.trusted_keys': 'strings',
+  'update.max_bundle_bytes': 'posint',
   'log.level': 'level',
   'relay.urls': 'ws-urls',
   'relay.token': 'secret',

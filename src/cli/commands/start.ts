@@ -50,9 +50,11 @@ export function registerStart(program: Command): void {
       emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid },
         `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}`);
 
-      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      // A signal, or the cell asking its watchdog for something (src/watchdog/exit-codes.ts).
+      const signal = await new Promise<NodeJS.Signals | number>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));
+        cell.updates.onExitRequest(resolve);
       });
       const force = () => {
         process.stderr.write('grove: second signal, exiting without a clean shutdown\n');
@@ -63,8 +65,9 @@ export function registerStart(program: Command): void {
       log.info({ signal }, 'shutting down');
       await cell.stop();
       await logs.close();
-      process.exitCode = 0;
+      const code = typeof signal === 'number' ? signal : 0;
+      process.exitCode = code;
       // Anything still holding the event loop open must not keep a stopped cell alive.
-      setTimeout(() => process.exit(0), 3000).unref();
+      setTimeout(() => process.exit(code), 3000).unref();
     });
 }
