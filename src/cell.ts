@@ -30,6 +30,8 @@ import type { ChatService } from './chat/service.js';
 import type { SyncExchange } from './share/link.js';
 import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
+import { WatchService, type FolderView } from './watch/service.js';
+import { registerWatchControl } from './watch/control.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -49,7 +51,7 @@ export interface CellOptions {
   clock?: () => number;
   logger?: Logger;
   /** Background timing (ms). probeMs 0 disables the probe loop. */
-  intervals?: { probeMs?: number; probeInitialDelayMs?: number; syncMs?: number; syncInitialDelayMs?: number };
+  intervals?: { probeMs?: number; probeInitialDelayMs?: number; syncMs?: number; syncInitialDelayMs?: number; watchRootMs?: number };
   timeouts?: Partial<Timeouts>;
   /** Overrides config api.advertise. */
   advertise?: string[];
@@ -78,6 +80,8 @@ export interface CellStatus {
   pid: number;
   /** Own chunks and manifests below the replication factor. */
   at_risk: number;
+  /** Watched folders: state, and the progress of a scan under way. */
+  watch: FolderView[];
 }
 
 export class Cell implements PeerContext {
@@ -103,6 +107,8 @@ export class Cell implements PeerContext {
   readonly chat: ChatService;
   /** Replication: the sync round, holder endpoints, repair and recovery (issue 4). */
   readonly sync: CellSync;
+  /** Watched folders (issue 12). */
+  readonly watch: WatchService;
 
   private state: State = 'created';
   private readonly startHooks: Hook[] = [];
@@ -142,6 +148,13 @@ export class Cell implements PeerContext {
       ...(opts.intervals?.syncMs !== undefined ? { intervalMs: opts.intervals.syncMs } : {}),
       ...(opts.intervals?.syncInitialDelayMs !== undefined ? { initialDelayMs: opts.intervals.syncInitialDelayMs } : {}),
     });
+    this.watch = new WatchService({ home, clock: this.clock, log: this.log, addLoop: (s) => this.addLoop(s) }, {
+      settleMs: this.config.watch.settle_ms, ignore: this.config.watch.ignore, rescanMs: this.config.watch.rescan_s * 1000,
+      ...(opts.intervals?.watchRootMs !== undefined ? { rootCheckMs: opts.intervals.watchRootMs } : {}),
+    });
+    registerWatchControl(this.control, this.watch);
+    this.onStart(() => this.watch.start());
+    this.onStop(() => this.watch.stop());
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
       this.addLoop({
@@ -258,6 +271,7 @@ export class Cell implements PeerContext {
         peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
         health: (id) => this.records.peerHealth(id),
       }),
+      watch: this.watch.list(),
     };
   }
 

@@ -16,6 +16,7 @@ import { registerShare } from './commands/share.js';
 import { registerChat } from './commands/chat.js';
 import { registerSync } from './commands/sync.js';
 import { registerPasswd } from './commands/passwd.js';
+import { registerWatch } from './commands/watch.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
   registerChat(program);
   registerSync(program);
   registerPasswd(program);
+  registerWatch(program);
   return program;
 }
 

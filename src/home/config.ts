@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { writeFileAtomicSync } from './atomic.js';
 import { badInput } from '../errors.js';
+import { DEFAULT_IGNORE } from '../watch/ignore.js';
 
 // config.json (DESIGN §1, mode 644). Every key has a default, so an empty or partial file
 // is valid; unknown keys are rejected by `grove config set` but preserved when read.
@@ -17,6 +18,9 @@ export interface Config {
   invite: { ttl_s: number };
   update: { trusted_keys: string[] };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
+  watch: { settle_ms: number; ignore: string[]; rescan_s: number };
+  mdns: { enabled: boolean; name: string };
+  delete: { grace_s: number; confirm_over: number };
 }
 
 export function defaultConfig(): Config {
@@ -31,10 +35,13 @@ export function defaultConfig(): Config {
     invite: { ttl_s: 24 * 3600 },
     update: { trusted_keys: [] },
     log: { level: 'info' },
+    watch: { settle_ms: 2000, ignore: [...DEFAULT_IGNORE], rescan_s: 3600 },
+    mdns: { enabled: true, name: '' },
+    delete: { grace_s: 30 * 24 * 3600, confirm_over: 100 },
   };
 }
 
-type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'strings' | 'level' | 'quota-map';
+type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'strings' | 'level' | 'quota-map' | 'bool' | 'optstring';
 
 /** The settable keys and how each value is parsed and checked. */
 export const CONFIG_KEYS: Record<string, Kind> = {
@@ -54,6 +61,13 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'invite.ttl_s': 'posint',
   'update.trusted_keys': 'strings',
   'log.level': 'level',
+  'watch.settle_ms': 'posint',
+  'watch.ignore': 'strings',
+  'watch.rescan_s': 'posint',
+  'mdns.enabled': 'bool',
+  'mdns.name': 'optstring',
+  'delete.grace_s': 'uint',
+  'delete.confirm_over': 'posint',
 };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
@@ -93,6 +107,12 @@ export function parseConfigValue(key: string, raw: string): unknown {
       }
       return urls;
     }
+    case 'bool':
+      if (raw !== 'true' && raw !== 'false') throw badInput(`${key} must be true or false`);
+      return raw === 'true';
+    case 'optstring':
+      if (raw.length > 63) throw badInput(`${key} must be at most 63 characters`);
+      return raw;
     case 'level':
       if (!LEVELS.includes(raw)) throw badInput(`log.level must be one of ${LEVELS.join(', ')}`);
       return raw;

@@ -236,4 +236,29 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX chat_undelivered ON chat_messages(peer, seq) WHERE direction = 'out' AND delivered_at IS NULL AND failed IS NULL;
     `,
   },
+  {
+    version: 120,
+    name: 'watch',
+    sql: `
+      -- Watched folders (src/watch, docs/watch.md). root is an absolute, resolved directory.
+      CREATE TABLE watched_folders (
+        root TEXT PRIMARY KEY,
+        added_at INTEGER NOT NULL,
+        dev TEXT NOT NULL                 -- st_dev of root when watched: another device = not mounted
+      );
+      -- Per watched file: its stat at the last ingest (catch-up scans skip unchanged files)
+      -- and when it vanished from its folder (it stays in Grove: "gone at source").
+      CREATE TABLE watch_index (
+        path TEXT PRIMARY KEY,
+        root TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ino TEXT NOT NULL,
+        manifest_hash TEXT,
+        ingested_at INTEGER NOT NULL,
+        gone_at INTEGER
+      );
+      CREATE INDEX watch_index_root ON watch_index(root);
+    `,
+  },
 ];

@@ -27,6 +27,7 @@ export function registerStatus(program: Command): void {
         `  peers:    ${s.peers}`,
         `  objects:  ${s.objects} (${formatBytes(s.bytes)})`,
         `  at risk:  ${s.at_risk} objects below the replication factor`,
+        ...(s.watch ?? []).map((f) => `  watching: ${f.root} (${f.state}${f.scan ? `, scan ${f.scan.files_done}/${f.scan.files_total} files` : ''})${f.note ? `: ${f.note}` : ''}`),
       ].join('\n'));
     });
 }
