@@ -32,6 +32,9 @@ import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
 import { WatchService, type FolderView } from './watch/service.js';
 import { registerWatchControl } from './watch/control.js';
+import { MdnsDiscovery } from './discovery/mdns.js';
+import { confirmByHealth } from './discovery/confirm.js';
+import { registerDiscoveryControl } from './discovery/control.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -109,6 +112,8 @@ export class Cell implements PeerContext {
   readonly sync: CellSync;
   /** Watched folders (issue 12). */
   readonly watch: WatchService;
+  /** mDNS discovery (issue 12); undefined when disabled or the API listens on loopback only. */
+  readonly discovery: MdnsDiscovery | undefined;
 
   private state: State = 'created';
   private readonly startHooks: Hook[] = [];
@@ -155,6 +160,19 @@ export class Cell implements PeerContext {
     registerWatchControl(this.control, this.watch);
     this.onStart(() => this.watch.start());
     this.onStop(() => this.watch.stop());
+    const apiHost = opts.host ?? this.config.api.host;
+    // A cell listening on loopback only cannot be reached from the LAN: nothing to announce.
+    this.discovery = this.config.mdns.enabled && !/^(127\.|::1$|localhost$)/.test(apiHost) ? new MdnsDiscovery({
+      selfId: this.id, port: () => this.port, clock: this.clock, log: this.log, addLoop: (s) => this.addLoop(s), peers: this.peers,
+      confirm: confirmByHealth(this.client, this.timeouts.probeMs),
+      onRoute: (id) => this.spawn(`probing ${id.slice(0, 8)}`, async (signal) => { await probePeer(this, id, { signal }); }),
+    }, { name: this.config.mdns.name, intervalMs: this.config.mdns.interval_s * 1000 }) : undefined;
+    registerDiscoveryControl(this.control, this.discovery);
+    if (this.discovery) {
+      const d = this.discovery;
+      this.onStart(() => d.start());
+      this.onStop(() => d.stop());
+    }
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
       this.addLoop({

@@ -19,7 +19,7 @@ export interface Config {
   update: { trusted_keys: string[] };
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   watch: { settle_ms: number; ignore: string[]; rescan_s: number };
-  mdns: { enabled: boolean; name: string };
+  mdns: { enabled: boolean; name: string; interval_s: number };
   delete: { grace_s: number; confirm_over: number };
 }
 
@@ -36,7 +36,7 @@ export function defaultConfig(): Config {
     update: { trusted_keys: [] },
     log: { level: 'info' },
     watch: { settle_ms: 2000, ignore: [...DEFAULT_IGNORE], rescan_s: 3600 },
-    mdns: { enabled: true, name: '' },
+    mdns: { enabled: true, name: '', interval_s: 30 },
     delete: { grace_s: 30 * 24 * 3600, confirm_over: 100 },
   };
 }
@@ -66,6 +66,7 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'watch.rescan_s': 'posint',
   'mdns.enabled': 'bool',
   'mdns.name': 'optstring',
+  'mdns.interval_s': 'posint',
   'delete.grace_s': 'uint',
   'delete.confirm_over': 'posint',
 };
