@@ -35,6 +35,9 @@ import { registerWatchControl } from './watch/control.js';
 import { MdnsDiscovery } from './discovery/mdns.js';
 import { confirmByHealth } from './discovery/confirm.js';
 import { registerDiscoveryControl } from './discovery/control.js';
+import { DeleteService } from './delete/service.js';
+import { registerDeleteRoutes } from './delete/holder.js';
+import { registerDeleteControl } from './delete/control.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -114,6 +117,8 @@ export class Cell implements PeerContext {
   readonly watch: WatchService;
   /** mDNS discovery (issue 12); undefined when disabled or the API listens on loopback only. */
   readonly discovery: MdnsDiscovery | undefined;
+  /** Signed deletes with a trash (issue 12). */
+  readonly deletes: DeleteService;
 
   private state: State = 'created';
   private readonly startHooks: Hook[] = [];
@@ -168,6 +173,14 @@ export class Cell implements PeerContext {
       onRoute: (id) => this.spawn(`probing ${id.slice(0, 8)}`, async (signal) => { await probePeer(this, id, { signal }); }),
     }, { name: this.config.mdns.name, intervalMs: this.config.mdns.interval_s * 1000 }) : undefined;
     registerDiscoveryControl(this.control, this.discovery);
+    this.deletes = new DeleteService({
+      home, clock: this.clock, log: this.log, addLoop: (s) => this.addLoop(s),
+      call: (id, m, p, o) => this.call(id, m, p, o), download: (id, p, sink, o) => this.download(id, p, sink, o),
+      isPinned: (h) => this.sharing.isPinned(h),
+    }, { graceMs: this.config.delete.grace_s * 1000, confirmOver: this.config.delete.confirm_over });
+    registerDeleteRoutes(this.app, { home, selfId: this.id, clock: this.clock, isPinned: (h) => this.sharing.isPinned(h) });
+    registerDeleteControl(this.control, this.deletes);
+    this.exchanges.push(this.deletes.exchange());
     if (this.discovery) {
       const d = this.discovery;
       this.onStart(() => d.start());

@@ -17,6 +17,7 @@ import { registerChat } from './commands/chat.js';
 import { registerSync } from './commands/sync.js';
 import { registerPasswd } from './commands/passwd.js';
 import { registerWatch } from './commands/watch.js';
+import { registerDelete } from './commands/delete.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
   registerSync(program);
   registerPasswd(program);
   registerWatch(program);
+  registerDelete(program);
   return program;
 }
 
