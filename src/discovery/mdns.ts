@@ -84,7 +84,7 @@ export class MdnsDiscovery {
     mdns.on('query', (q) => {
       if (asksForGrove(q.questions ?? [])) this.announce();
     });
-    mdns.on('response', (res, rinfo) => this.onResponse([...(res.answers ?? []), ...(res.additionals ?? [])] as Rec[], rinfo.address));
+    mdns.on('response', (res, rinfo) => this.handleResponse([...(res.answers ?? []), ...(res.additionals ?? [])] as Rec[], rinfo.address));
     this.announce();
     this.query();
   }
@@ -106,10 +106,16 @@ export class MdnsDiscovery {
 
   /** One period: re-announce (and at once if our addresses changed), browse, expire. */
   async tick(signal: AbortSignal): Promise<void> {
-    if (signal.aborted || !this.mdns) return;
+    if (signal.aborted) return;
+    this.expire();
+    if (!this.mdns) return;
     this.announce();
     this.query();
-    this.expire();
+  }
+
+  /** Settles the identity checks started by sightings (tests wait on this). */
+  async idle(): Promise<void> {
+    while (this.tasks.size) await Promise.all([...this.tasks]);
   }
 
   private ownAddresses(): string[] {
@@ -145,7 +151,8 @@ export class MdnsDiscovery {
     this.c.log.warn({ err: describeError(e) }, `mDNS: ${describeError(e)}${hint}; discovery on the LAN may not work`);
   }
 
-  private onResponse(records: Rec[], responder: string): void {
+  /** A response packet's records, from the socket (public for in-process tests). */
+  handleResponse(records: Rec[], responder: string): void {
     const now = this.c.clock();
     for (const s of sightingsIn(records, responder)) {
       if (s.id === this.c.selfId) continue;
