@@ -174,10 +174,12 @@ export class WatchService extends EventEmitter<WatchEvents> {
     if (this.abort.signal.aborted) return;
     const f: Folder = this.folders.get(spec.root) ?? { spec, state: 'starting', note: null, watcher: undefined, scan: null, scanning: undefined, rescanWanted: false };
     this.folders.set(spec.root, f);
-    const rs = await rootStatus(spec);
-    if (!rs.ok) return this.pause(f, rs.why);
     f.state = 'starting';
+    const rs = await rootStatus(spec);
+    if (this.folders.get(spec.root) !== f || this.abort.signal.aborted) return; // unwatched meanwhile
+    if (!rs.ok) return this.pause(f, rs.why);
     f.note = null;
+    await this.closeWatcher(f);
     const w = chokidarWatch(spec.root, {
       ignoreInitial: true,
       followSymlinks: false,
@@ -193,7 +195,10 @@ export class WatchService extends EventEmitter<WatchEvents> {
       w.once('ready', resolve);
       this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
     });
-    if (this.abort.signal.aborted || f.watcher !== w) return;
+    if (this.abort.signal.aborted || f.watcher !== w || this.folders.get(spec.root) !== f) {
+      if (f.watcher !== w) await w.close().catch(() => {});
+      return;
+    }
     await this.scan(f);
   }
 
@@ -235,6 +240,7 @@ export class WatchService extends EventEmitter<WatchEvents> {
       }
       if (!rs.ok) this.pause(f, rs.why);
       else if (f.state === 'paused') {
+        f.state = 'starting'; // one resume, however many checks run before it is under way
         this.c.log.info({ root: spec.root }, `watched folder ${spec.root} is back: resuming`);
         this.spawn(`resuming ${spec.root}`, () => this.open(spec));
       }
