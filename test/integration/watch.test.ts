@@ -4,12 +4,13 @@ import { createHash } from 'node:crypto';
 import { appendFile, mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startCells, restartCell, waitFor, type TestCell } from '../helpers/cells.js';
-import { tempDir } from '../helpers/ingest.js';
+import { tempDir, tempHome } from '../helpers/ingest.js';
+import { pino } from 'pino';
 import { groveJson } from '../helpers/cli.js';
 import { latestVersion, versionsOf } from '../../src/ingest/files.js';
 import { indexEntry } from '../../src/watch/folders.js';
 import { DEFAULT_IGNORE } from '../../src/watch/ignore.js';
-import type { FolderView } from '../../src/watch/service.js';
+import { WatchService, type FolderView, type ScanProgress } from '../../src/watch/service.js';
 
 // Watched folders with a real running cell (docs/watch.md): events → settle → the real
 // ingest pipeline; the persisted index; pausing on a vanished root; catch-up at restart.
@@ -151,4 +152,26 @@ test('watch refuses what it must not watch, and unwatch keeps the files', async 
   await groveJson(a!.root, 'unwatch', dir);
   assert.deepEqual(a!.cell.watch.list(), []);
   assert.ok(latestVersion(a!.cell.home.db, join(dir, 'x.txt')));
+});
+
+test('a first scan reports its progress in the status and the log', async (t) => {
+  const { home } = await tempHome(t);
+  const dir = await tempDir(t, 'grove-watched-');
+  for (let i = 0; i < 12; i++) await writeFile(join(dir, `f${i}.txt`), `file ${i}`);
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(s); } });
+  const svc = new WatchService({ home, clock: Date.now, log, addLoop: () => {} }, { settleMs: SETTLE_MS, ignore: [], rescanMs: 3_600_000, progressEveryMs: 0 });
+  t.after(() => svc.stop());
+  const during: (ScanProgress | null)[] = [];
+  svc.on('ingested', () => during.push(svc.list()[0]!.scan));
+  svc.start();
+  svc.watch(dir);
+  await waitFor(() => svc.list()[0]?.state === 'watching', 'first scan done');
+  assert.equal(during.length, 12);
+  assert.deepEqual(during.map((s) => s && [s.files_done, s.files_total]).slice(0, 3), [[0, 12], [1, 12], [2, 12]], 'status shows the scan under way');
+  assert.ok(during.every((s) => s && s.bytes_total === 12 * 6 + 2), 'bytes known up front');
+  const msgs = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+  assert.ok(msgs.some((m) => /scanning .*: 12 of 12 files new or changed/.test(m)));
+  assert.ok(msgs.some((m) => /scanning .*: \d+\/12 files, \d+\/74 bytes/.test(m)), 'progress lines in the log');
+  assert.equal(svc.list()[0]!.scan, null, 'no scan shown once done');
 });
