@@ -177,6 +177,10 @@ export class Cell implements PeerContext {
       home, clock: this.clock, log: this.log, addLoop: (s) => this.addLoop(s),
       call: (id, m, p, o) => this.call(id, m, p, o), download: (id, p, sink, o) => this.download(id, p, sink, o),
       isPinned: (h) => this.sharing.isPinned(h),
+      onCatalogChange: () => {
+        const sync = this.loop('sync');
+        if (sync && this.running) this.spawn('sync round after a delete', () => sync.runNow());
+      },
     }, { graceMs: this.config.delete.grace_s * 1000, confirmOver: this.config.delete.confirm_over });
     registerDeleteRoutes(this.app, { home, selfId: this.id, clock: this.clock, isPinned: (h) => this.sharing.isPinned(h) });
     registerDeleteControl(this.control, this.deletes);

@@ -32,6 +32,11 @@ export interface DeleteComponents {
   download: <R>(peerId: string, path: string, sink: (body: Readable, expectedSha256: string) => Promise<R>, opts?: CallOptions) => Promise<{ result: R }>;
   /** Objects held here for a share recipient: never trashed. */
   isPinned: (hash: string) => boolean;
+  /**
+   * Called after files were deleted or undeleted: the cell runs a sync round soon, which
+   * re-seals the recovery index without them (and delivers what is still queued).
+   */
+  onCatalogChange?: () => void;
 }
 
 export interface DeleteInit {
@@ -149,6 +154,7 @@ export class DeleteService {
     let trashed = 0;
     for (const hash of trash) if (await moveToTrash(this.c.home, hash, now)) trashed++;
     this.c.log.info({ files: paths.length, versions: versions.length, objects: trash.length }, 'files deleted');
+    this.c.onCatalogChange?.();
     const holders: DeleteResult['holders'] = [];
     for (const peer of [...peers].sort()) {
       holders.push(await this.deliver(peer, opts.signal).catch((e) => ({ peer, trashed: 0, refused: 0, queued: this.queued(peer), error: describeError(e) })));
@@ -268,6 +274,7 @@ export class DeleteService {
       await this.c.call(peer_id, 'POST', '/api/undelete', { json: { hashes: hashes.slice(0, MAX_DELETE_OBJECTS) } }).catch(() => undefined);
       this.db.prepare(`DELETE FROM delete_outbox WHERE peer_id = ? AND hash IN (SELECT value FROM json_each(?))`).run(peer_id, JSON.stringify(hashes));
     }
+    this.c.onCatalogChange?.();
     return { path: rows[0]!.path, versions: rows.map((r) => r.version).sort((a, b) => a - b), from_holders: fromHolders };
   }
 

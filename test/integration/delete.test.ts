@@ -12,6 +12,7 @@ import { chunksOf, latestVersion } from '../../src/ingest/files.js';
 import { signDeleteRequest } from '../../src/delete/request.js';
 import { trashPath } from '../../src/delete/trash.js';
 import { getObject } from '../../src/store/catalog.js';
+import { openIndex } from '../../src/formats/file-index.js';
 
 // Signed deletes over three real cells (docs/delete.md): alpha owns the files, beta and
 // gamma hold copies (replication factor 2).
@@ -62,6 +63,12 @@ test('signed deletes: holders trash, shared chunks survive, forgeries and replay
     assert.ok(!has(c, x.manifest_hash) && inTrash(c, x.manifest_hash), `${c.name}: manifest in the trash, out of chunks/`);
     assert.ok(has(c, sharedChunk) && !inTrash(c, sharedChunk), `${c.name}: the shared chunk survives`);
   }
+  // The recovery index knows: after the next round, the index the holders keep for a
+  // restore lists y but not x.
+  await a!.cell.sync.service.runNow();
+  const ptr = b!.cell.home.db.prepare('SELECT hash FROM index_pointers WHERE owner = ?').get(a!.id) as { hash: string };
+  const idx = openIndex(a!.cell.home.keys.master, a!.id, await b!.cell.home.objects.get(ptr.hash));
+  assert.deepEqual(idx.files.map((f) => f.path).sort(), [y.path, z.path].sort());
   const trash = await groveJson<{ files: { path: string; expires_at: number; deleted_at: number }[] }>(a!.root, 'trash');
   assert.deepEqual(trash.files.map((f) => f.path), [x.path]);
   assert.equal(trash.files[0]!.expires_at - trash.files[0]!.deleted_at, GRACE_S * 1000);
