@@ -4,7 +4,7 @@ import { getObject } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { badInput, GroveError } from '../errors.js';
 import { MAX_DELETE_JSON_BYTES, MAX_DELETE_OBJECTS, parseDeleteRequest } from './request.js';
-import { moveToTrash, restoreFromTrash, trashRow } from './trash.js';
+import { moveToTrash, restoreFromTrash, trashRow, trimOwnerTrash } from './trash.js';
 
 // The holder side of deletes (docs/delete.md, docs/protocol.md): POST /api/delete takes an
 // owner's signed DeleteRequest and moves the named objects to the trash; POST /api/undelete
@@ -52,6 +52,9 @@ export function registerDeleteRoutes(app: FastifyInstance, d: HolderDeleteDeps):
       else if (await moveToTrash(home, hash, now)) out.trashed.push(hash);
       else out.missing.push(hash);
     }
+    // The owner's quota bounds its trash here too (collected oldest first beyond it).
+    const q = home.config.quota;
+    await trimOwnerTrash(home, r.owner, q.per_owner[r.owner] ?? q.default_bytes);
     return out;
   });
 

@@ -104,3 +104,24 @@ export async function collectTrash(home: Home, now: number, graceMs: number, isR
   }
   return out;
 }
+
+/**
+ * Keeps one owner's trash within `maxBytes` by collecting its oldest entries early. A holder
+ * applies the owner's storage quota to its trash too: otherwise put, delete, put again would
+ * let a peer keep far more than its quota on this disk for the whole grace period.
+ */
+export async function trimOwnerTrash(home: Home, owner: string, maxBytes: number): Promise<string[]> {
+  let total = home.db.prepare('SELECT COALESCE(SUM(size), 0) FROM trash WHERE owner = ?').pluck().get(owner) as number;
+  if (total <= maxBytes) return [];
+  const out: string[] = [];
+  for (const t of home.db.prepare('SELECT * FROM trash WHERE owner = ? ORDER BY trashed_at, hash').iterate(owner) as IterableIterator<TrashRow>) {
+    if (total <= maxBytes) break;
+    out.push(t.hash);
+    total -= t.size;
+  }
+  for (const hash of out) {
+    await unlink(trashPath(home, hash)).catch(() => {});
+    home.db.prepare('DELETE FROM trash WHERE hash = ?').run(hash);
+  }
+  return out;
+}
