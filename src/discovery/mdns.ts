@@ -52,6 +52,9 @@ export interface NearbyCell {
 
 type Mdns = ReturnType<typeof makeMdns>;
 
+/** New addresses of one peer checked per interval, at most (a sighting carries up to 8). */
+const MAX_CHECKS_PER_INTERVAL = 16;
+
 export class MdnsDiscovery {
   private mdns: Mdns | undefined;
   private readonly seen: Sightings;
@@ -62,6 +65,9 @@ export class MdnsDiscovery {
   private readonly tasks = new Set<Promise<void>>();
   private readonly warned = new Set<string>();
   private lastAddresses = '';
+  private lastAnswer = 0;
+  /** Identity checks started per peer in this interval (a liar cannot make us call out much). */
+  private readonly checks = new Map<string, number>();
   private readonly ttlMs: number;
 
   constructor(private readonly c: DiscoveryComponents, private readonly init: DiscoveryInit) {
@@ -82,7 +88,12 @@ export class MdnsDiscovery {
     mdns.on('error', (e: Error) => this.problem(e));
     mdns.on('networkInterface', () => this.announce('interfaces changed'));
     mdns.on('query', (q) => {
-      if (asksForGrove(q.questions ?? [])) this.announce();
+      // Answer queries, but at most once a second: a flood of queries must not become a
+      // flood of multicast answers.
+      const now = this.c.clock();
+      if (!asksForGrove(q.questions ?? []) || now - this.lastAnswer < 1000) return;
+      this.lastAnswer = now;
+      this.announce();
     });
     mdns.on('response', (res, rinfo) => this.handleResponse([...(res.answers ?? []), ...(res.additionals ?? [])] as Rec[], rinfo.address));
     this.announce();
@@ -107,6 +118,7 @@ export class MdnsDiscovery {
   /** One period: re-announce (and at once if our addresses changed), browse, expire. */
   async tick(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return;
+    this.checks.clear();
     this.expire();
     if (!this.mdns) return;
     this.announce();
@@ -174,6 +186,9 @@ export class MdnsDiscovery {
       }
       const last = this.tried.get(key);
       if (last !== undefined && now - last < this.init.intervalMs) continue; // in flight or just failed
+      const checks = this.checks.get(s.id) ?? 0;
+      if (checks >= MAX_CHECKS_PER_INTERVAL) continue;
+      this.checks.set(s.id, checks + 1);
       this.tried.set(key, now);
       this.spawn(async () => {
         const ok = await this.c.confirm(s.id, url, this.abort.signal).catch(() => false);
