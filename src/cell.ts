@@ -46,6 +46,14 @@ import { sweepStaleTemp } from './guard/sweep.js';
 import { attachUpdates } from './update/attach.js';
 import { runningBuild } from './update/running.js';
 import { supervisionFromEnv } from './watchdog/supervision.js';
+import { WatchService } from './watch/service.js';
+import { registerWatchControl } from './watch/control.js';
+import { MdnsDiscovery } from './discovery/mdns.js';
+import { confirmByHealth } from './discovery/confirm.js';
+import { registerDiscoveryControl } from './discovery/control.js';
+import { DeleteService } from './delete/service.js';
+import { registerDeleteRoutes } from './delete/holder.js';
+import { registerDeleteControl } from './delete/control.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, server, registry, records), hands each feature the narrow components it
@@ -65,7 +73,7 @@ export interface CellOptions {
   clock?: () => number;
   logger?: Logger;
   /** Background timing (ms). probeMs 0 disables the probe loop. */
-  intervals?: { probeMs?: number; probeInitialDelayMs?: number; syncMs?: number; syncInitialDelayMs?: number };
+  intervals?: { probeMs?: number; probeInitialDelayMs?: number; syncMs?: number; syncInitialDelayMs?: number; watchRootMs?: number };
   timeouts?: Partial<Timeouts>;
   /** Overrides config api.advertise. */
   advertise?: string[];
@@ -109,6 +117,12 @@ export class Cell implements PairingContext, HolderContext {
   readonly sync: CellSync;
   /** Signed peer-to-peer updates (src/update/). */
   readonly updates: ReturnType<typeof attachUpdates>;
+  /** Watched folders (src/watch/). */
+  readonly watch: WatchService;
+  /** mDNS discovery (src/discovery/); undefined when disabled or the API listens on loopback only. */
+  readonly discovery: MdnsDiscovery | undefined;
+  /** Signed deletes with a trash (src/delete/). */
+  readonly deletes: DeleteService;
 
   private state: State = 'created';
   private readonly services: Service[] = [];
@@ -188,6 +202,42 @@ export class Cell implements PairingContext, HolderContext {
     });
     // The running build and its watchdog, if any, in `grove status`.
     this.addStatus(() => ({ ...runningBuild(), ...supervisionFromEnv(process.env) }));
+
+    const watch = new WatchService({ home, clock: this.clock, log: this.log, addLoop: runtime.loops.addLoop }, {
+      settleMs: this.config.watch.settle_ms, ignore: this.config.watch.ignore, rescanMs: this.config.watch.rescan_s * 1000,
+      ...(opts.intervals?.watchRootMs !== undefined ? { rootCheckMs: opts.intervals.watchRootMs } : {}),
+    });
+    this.watch = watch;
+    registerWatchControl(this.control, watch);
+    this.addService({ start: () => watch.start(), stop: () => watch.stop() });
+    this.addStatus(() => ({ watch: watch.list() }));
+
+    const apiHost = opts.host ?? this.config.api.host;
+    // A cell listening on loopback only cannot be reached from the LAN: nothing to announce.
+    this.discovery = this.config.mdns.enabled && !/^(127\.|::1$|localhost$)/.test(apiHost) ? new MdnsDiscovery({
+      selfId: this.id, port: () => this.port, clock: this.clock, log: this.log, addLoop: runtime.loops.addLoop, peers: this.peers,
+      confirm: confirmByHealth(this.client, this.timeouts.probeMs),
+      onRoute: (id) => this.spawn(`probing ${id.slice(0, 8)}`, async (signal) => { await probePeer(peer, id, { signal }); }),
+    }, { name: this.config.mdns.name, intervalMs: this.config.mdns.interval_s * 1000 }) : undefined;
+    registerDiscoveryControl(this.control, this.discovery);
+    if (this.discovery) {
+      const d = this.discovery;
+      this.addService({ start: () => d.start(), stop: () => d.stop() });
+    }
+
+    const deletes = new DeleteService({
+      home, clock: this.clock, log: this.log, addLoop: runtime.loops.addLoop,
+      call: (id, m, p, o) => this.call(id, m, p, o), download: (id, p, sink, o) => this.download(id, p, sink, o),
+      isPinned: (h) => shares.isPinned(h),
+      onCatalogChange: () => {
+        const round = this.loop('sync');
+        if (round && this.running) this.spawn('sync round after a delete', () => round.runNow());
+      },
+    }, { graceMs: this.config.delete.grace_s * 1000, confirmOver: this.config.delete.confirm_over });
+    this.deletes = deletes;
+    registerDeleteRoutes(this.app, { home, selfId: this.id, clock: this.clock, isPinned: (h, owner) => shares.isPinned(h, owner) });
+    registerDeleteControl(this.control, deletes);
+    this.exchanges.push(deletes.exchange());
 
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {

@@ -21,6 +21,8 @@ import { registerRelay } from './commands/relay.js';
 import { registerWatchdog } from './commands/watchdog.js';
 import { registerRelease } from './commands/release.js';
 import { registerUpdate } from './commands/update.js';
+import { registerWatch } from './commands/watch.js';
+import { registerDelete } from './commands/delete.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
 // reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
@@ -52,6 +54,8 @@ export function buildProgram(): Command {
   registerWatchdog(program);
   registerRelease(program);
   registerUpdate(program);
+  registerWatch(program);
+  registerDelete(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { BUILD_LABEL } from '../build.js';
 import type { DiskStatus } from '../guard/status.js';
+import type { FolderView } from '../watch/service.js';
 
 // `grove status` of a running cell (docs/design.md §5): what the control command `status`
 // answers. Each figure comes from the part that owns it; this module only assembles them.
@@ -24,7 +25,9 @@ export interface CellStatus {
   build_hash?: string | null;
   supervised?: boolean;
   restarts?: number;
-  /** Other features' own figures (watched folders, …). */
+  /** Watched folders: state, and the progress of a scan under way (src/watch/). */
+  watch?: FolderView[];
+  /** Other features' own figures. */
   [extra: string]: unknown;
 }
 

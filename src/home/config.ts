@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { writeFileAtomicSync } from './atomic.js';
 import { badInput } from '../errors.js';
+import { DEFAULT_IGNORE } from '../watch/ignore.js';
 
 // config.json (DESIGN §1, mode 644). Every key has a default, so an empty or partial file
 // is valid; unknown keys are rejected by `grove config set` but preserved when read.
@@ -23,6 +24,9 @@ export interface Config {
   log: { level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
   /** Relays to listen on (ws:// or wss:// URLs) and a private relay's shared token. */
   relay: { urls: string[]; token: string };
+  watch: { settle_ms: number; ignore: string[]; rescan_s: number };
+  mdns: { enabled: boolean; name: string; interval_s: number };
+  delete: { grace_s: number; confirm_over: number };
 }
 
 export function defaultConfig(): Config {
@@ -40,10 +44,13 @@ export function defaultConfig(): Config {
     update: { trusted_keys: [], max_bundle_bytes: 512 * 1024 ** 2 },
     log: { level: 'info' },
     relay: { urls: [], token: '' },
+    watch: { settle_ms: 2000, ignore: [...DEFAULT_IGNORE], rescan_s: 3600 },
+    mdns: { enabled: true, name: '', interval_s: 30 },
+    delete: { grace_s: 30 * 24 * 3600, confirm_over: 100 },
   };
 }
 
-type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'ws-urls' | 'strings' | 'level' | 'quota-map' | 'secret';
+type Kind = 'string' | 'port' | 'uint' | 'posint' | 'urls' | 'ws-urls' | 'strings' | 'level' | 'quota-map' | 'secret' | 'bool' | 'optstring';
 
 /** The settable keys and how each value is parsed and checked. */
 export const CONFIG_KEYS: Record<string, Kind> = {
@@ -71,6 +78,14 @@ export const CONFIG_KEYS: Record<string, Kind> = {
   'log.level': 'level',
   'relay.urls': 'ws-urls',
   'relay.token': 'secret',
+  'watch.settle_ms': 'posint',
+  'watch.ignore': 'strings',
+  'watch.rescan_s': 'posint',
+  'mdns.enabled': 'bool',
+  'mdns.name': 'optstring',
+  'mdns.interval_s': 'posint',
+  'delete.grace_s': 'uint',
+  'delete.confirm_over': 'posint',
 };
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'];
@@ -122,6 +137,12 @@ export function parseConfigValue(key: string, raw: string): unknown {
     }
     case 'secret':
       if (raw.length > 200) throw badInput(`${key} must be at most 200 characters`);
+      return raw;
+    case 'bool':
+      if (raw !== 'true' && raw !== 'false') throw badInput(`${key} must be true or false`);
+      return raw === 'true';
+    case 'optstring':
+      if (raw.length > 63) throw badInput(`${key} must be at most 63 characters`);
       return raw;
     case 'level':
       if (!LEVELS.includes(raw)) throw badInput(`log.level must be one of ${LEVELS.join(', ')}`);

@@ -153,3 +153,13 @@ export function ownedKinds(db: DB, owner: string): Map<string, ObjectKind> {
 export function ownedCount(db: DB, owner: string): number {
   return db.prepare('SELECT COUNT(*) FROM objects WHERE owner = ?').pluck().get(owner) as number;
 }
+
+/** When `owner`'s (present) reference to the object was recorded, if it has one. */
+export function refAddedAt(db: DB, hash: string, owner: string): number | undefined {
+  return db.prepare('SELECT added_at FROM object_refs WHERE hash = ? AND owner = ? AND present = 1').pluck().get(hash, owner) as number | undefined;
+}
+
+/** Did `owner` hold a reference to the object that was dropped (a tombstone)? */
+export function hadRef(db: DB, hash: string, owner: string): boolean {
+  return db.prepare('SELECT 1 FROM object_refs WHERE hash = ? AND owner = ? AND present = 0').get(hash, owner) !== undefined;
+}

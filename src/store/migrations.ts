@@ -291,4 +291,77 @@ export const MIGRATIONS: Migration[] = [
       DELETE FROM routes WHERE url LIKE 'http://%';
     `,
   },
+  {
+    version: 44,
+    name: 'watch',
+    sql: `
+      -- Watched folders (src/watch, docs/watch.md). root is an absolute, resolved directory.
+      CREATE TABLE watched_folders (
+        root TEXT PRIMARY KEY,
+        added_at INTEGER NOT NULL,
+        dev TEXT NOT NULL                 -- st_dev of root when watched: another device = not mounted
+      );
+      -- Per watched file: its stat at the last ingest (catch-up scans skip unchanged files)
+      -- and when it vanished from its folder (it stays in Grove: "gone at source").
+      CREATE TABLE watch_index (
+        path TEXT PRIMARY KEY,
+        root TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ino TEXT NOT NULL,
+        manifest_hash TEXT,
+        ingested_at INTEGER NOT NULL,
+        gone_at INTEGER
+      );
+      CREATE INDEX watch_index_root ON watch_index(root);
+    `,
+  },
+  {
+    version: 45,
+    name: 'delete',
+    sql: `
+      -- Signed deletes with a trash (src/delete, docs/delete.md).
+      -- Objects moved out of chunks/ into trash/ (ours or held for a peer), collected after
+      -- delete.grace_s unless something references them again.
+      CREATE TABLE trash (
+        hash TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        trashed_at INTEGER NOT NULL
+      );
+      -- Versions of our own files removed by grove delete (kept for undelete and grove trash).
+      CREATE TABLE deleted_files (
+        id INTEGER PRIMARY KEY,
+        batch INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        file_hash TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL,
+        chunks INTEGER NOT NULL,
+        added_at INTEGER NOT NULL,
+        deleted_at INTEGER NOT NULL
+      );
+      CREATE INDEX deleted_files_path ON deleted_files(path);
+      CREATE INDEX deleted_files_name ON deleted_files(name);
+      -- Our objects each holder must be told to trash; sent_at once it answered.
+      CREATE TABLE delete_outbox (
+        peer_id TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        manifest INTEGER NOT NULL,      -- 1: the manifest of a deleted version
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER,
+        result TEXT,                    -- trashed | refused | missing
+        PRIMARY KEY (peer_id, hash)
+      );
+      -- Holder side: the highest delete sequence number accepted from each owner (replays).
+      CREATE TABLE delete_seen (
+        owner TEXT PRIMARY KEY,
+        last_seq INTEGER NOT NULL,
+        at INTEGER NOT NULL
+      );
+    `,
+  },
 ];

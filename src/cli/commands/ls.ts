@@ -6,8 +6,9 @@ import type { Home } from '../../home/home.js';
 import { parseHealthFile, type HealthFile } from '../../peers/records.js';
 import { PeerRegistry } from '../../peers/registry.js';
 import { copyView, fileCopies, type CopyContext, type FileCopies } from '../../sync/copies.js';
+import { goneAtSource } from '../../watch/folders.js';
 
-type Row = LsRow & FileCopies;
+type Row = LsRow & FileCopies & { gone_at_source: number | null };
 
 export function registerLs(program: Command): void {
   program
@@ -18,7 +19,8 @@ export function registerLs(program: Command): void {
       await withHome(cmd, (home) => {
         const ctx = copyContext(home);
         const view = copyView(ctx);
-        const rows: Row[] = lsRows(home.db, { versions: !!opts.versions }).map((r) => ({ ...r, ...fileCopies(ctx, view, r.manifest_hash) }));
+        const gone = goneAtSource(home.db);
+        const rows: Row[] = lsRows(home.db, { versions: !!opts.versions }).map((r) => ({ ...r, ...fileCopies(ctx, view, r.manifest_hash), gone_at_source: gone.get(r.path) ?? null }));
         emit(cmd, { files: rows }, () => table(rows));
       });
     });
@@ -48,7 +50,7 @@ export function copyContext(home: Home): CopyContext {
 
 function table(rows: Row[]): string {
   if (rows.length === 0) return 'no files yet (add some with `grove add PATH`)';
-  const cells = rows.map((r) => [r.name, `v${r.version}`, formatBytes(r.size), `${r.copies}/${r.desired}`, new Date(r.added_at).toISOString().replace(/\.\d+Z$/, 'Z'), r.path]);
+  const cells = rows.map((r) => [r.name, `v${r.version}`, formatBytes(r.size), `${r.copies}/${r.desired}`, new Date(r.added_at).toISOString().replace(/\.\d+Z$/, 'Z'), r.gone_at_source === null ? r.path : `${r.path} (gone at source)`]);
   const head = ['NAME', 'VER', 'SIZE', 'COPIES', 'ADDED', 'PATH'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const line = (c: string[]) => c.map((x, i) => (i === c.length - 1 ? x : x.padEnd(widths[i]!))).join('  ');

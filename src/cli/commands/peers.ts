@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
 import { peerView, type PeerView } from '../../peers/probe.js';
 import { PeerRegistry, normalizeRouteUrl, isRouteKind } from '../../peers/registry.js';
-import { emit, withHome } from '../context.js';
 import { termSafe } from '../term.js';
+import { emit, homeDir, withHome } from '../context.js';
+import { homePaths } from '../../home/paths.js';
+import { callControl } from '../../daemon/control-client.js';
+import type { NearbyCell } from '../../discovery/mdns.js';
 import { daemonOr } from '../cell.js';
 import { usage } from '../../errors.js';
 import type { RouteKind } from '../../peers/route-score.js';
@@ -32,7 +35,15 @@ export function registerPeers(program: Command): void {
     .command('peers')
     .description('list paired cells, their routes and recorded health')
     .option('--probe', 'probe every route (and benchmark the due ones) first')
-    .action(async (opts: { probe?: boolean }, cmd: Command) => {
+    .option('--nearby', 'unpaired cells the running cell found on the LAN (mDNS)')
+    .action(async (opts: { probe?: boolean; nearby?: boolean }, cmd: Command) => {
+      if (opts.nearby) {
+        const n = await callControl<{ nearby: NearbyCell[]; enabled: boolean }>(homePaths(homeDir(cmd)), 'nearby', {});
+        emit(cmd, { nearby: n.nearby }, n.nearby.length
+          ? n.nearby.map((c) => `${c.name || '-'}  ${c.id}  ${c.addresses.join(' ')}`).join('\n')
+          : `no unpaired cells seen nearby${n.enabled ? '' : ' (mDNS is off: mdns.enabled is false or the API listens on loopback)'}`);
+        return;
+      }
       const r = await daemonOr(cmd, 'peers', { probe: !!opts.probe }, async (cell) => {
         if (opts.probe) await cell.probeAndBench();
         return { peers: cell.peers.list().map((p) => peerView(cell, p)) };

@@ -29,6 +29,7 @@ export function registerStatus(program: Command): void {
         `  objects:  ${s.objects} (${formatBytes(s.bytes)})`,
         `  at risk:  ${s.at_risk} objects below the replication factor`,
         ...[diskWarning(s.disk, formatBytes)].filter((l) => l !== undefined),
+        ...(s.watch ?? []).map((f) => `  watching: ${f.root} (${f.state}${f.scan ? `, scan ${f.scan.files_done}/${f.scan.files_total} files` : ''})${f.note ? `: ${f.note}` : ''}`),
       ].join('\n'));
     });
 }
