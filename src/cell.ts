@@ -30,6 +30,8 @@ import type { ChatService } from './chat/service.js';
 import type { SyncExchange } from './share/link.js';
 import { attachSync, type CellSync } from './sync/attach.js';
 import { atRisk } from './sync/copies.js';
+import { Dashboard, type DashboardInit } from './web/server.js';
+import { dashboardComponents } from './web/cell-deps.js';
 
 // The composition root (DESIGN §5 `grove start`): builds a cell from its home and config —
 // peer client, peer API server with every endpoint, peer registry, probe/benchmark records,
@@ -57,6 +59,8 @@ export interface CellOptions {
   control?: boolean;
   /** How long stop() lets in-flight requests finish before cutting connections. Default 10 s. */
   stopGraceMs?: number;
+  /** Serve the web dashboard (src/web) while running; off unless given (`grove start` turns it on). */
+  dashboard?: DashboardInit;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -78,6 +82,8 @@ export interface CellStatus {
   pid: number;
   /** Own chunks and manifests below the replication factor. */
   at_risk: number;
+  /** The web dashboard's URL, null when it is not served. */
+  dashboard_url: string | null;
 }
 
 export class Cell implements PeerContext {
@@ -103,6 +109,8 @@ export class Cell implements PeerContext {
   readonly chat: ChatService;
   /** Replication: the sync round, holder endpoints, repair and recovery (issue 4). */
   readonly sync: CellSync;
+  /** The web dashboard (issue 10), when served. */
+  readonly dashboard: Dashboard | undefined;
 
   private state: State = 'created';
   private readonly startHooks: Hook[] = [];
@@ -142,6 +150,12 @@ export class Cell implements PeerContext {
       ...(opts.intervals?.syncMs !== undefined ? { intervalMs: opts.intervals.syncMs } : {}),
       ...(opts.intervals?.syncInitialDelayMs !== undefined ? { initialDelayMs: opts.intervals.syncInitialDelayMs } : {}),
     });
+    this.dashboard = opts.dashboard ? new Dashboard(dashboardComponents(this), opts.dashboard) : undefined;
+    if (this.dashboard) {
+      const d = this.dashboard;
+      this.onStart(() => d.start());
+      this.onStop(() => d.stop());
+    }
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
       this.addLoop({
@@ -258,6 +272,7 @@ export class Cell implements PeerContext {
         peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
         health: (id) => this.records.peerHealth(id),
       }),
+      dashboard_url: this.dashboard?.url ?? null,
     };
   }
 

@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   TOO_LARGE: 413,
+  RATE_LIMITED: 429, // too many attempts (dashboard login): retry later
   QUOTA_EXCEEDED: 507,
   CORRUPT: 500, // a local object fails its hash or tag
   UNREACHABLE: 502, // a peer could not be reached

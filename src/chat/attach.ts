@@ -27,6 +27,7 @@ export function attachChat(cell: Cell): ChatService {
     clock: cell.clock,
     onMessage: (from) => {
       cell.log.info({ from }, 'chat message received');
+      cell.events.emit('chat-received', from);
       flush(from); // it is online right now
     },
   });

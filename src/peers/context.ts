@@ -6,6 +6,7 @@ import type { ObjectKind } from '../store/catalog.js';
 import type { PeerRegistry, PeerRecord } from './registry.js';
 import type { PeerRecords, PeerHealth } from './records.js';
 import type { IdentityCard } from './identity.js';
+import type { RoundSummary } from '../sync/round.js';
 
 // What the peer functions (probes, pairing, endpoints, later the sync round) need from a
 // cell. The Cell (src/cell.ts) implements it; tests can pass a smaller fake.
@@ -19,6 +20,16 @@ export interface CellEventMap {
   'object-stored': [o: { hash: string; size: number; kind: ObjectKind; owner: string; written: boolean }];
   /** A local object failed its hash when read (to be healed from a peer). */
   corrupt: [hash: string];
+  /** A peer's chat message was accepted here (POST /api/chat). */
+  'chat-received': [peerId: string];
+  /** A queued chat message of ours was accepted by the peer. */
+  'chat-delivered': [peerId: string, messageId: string];
+  /** A grant from a peer was accepted (the Feed changed). */
+  'grant-received': [from: string, manifestHash: string];
+  /** A peer asked us to drop its grant (the Feed changed). */
+  'grant-dropped': [from: string];
+  /** A sync round finished (loop or `grove sync`). */
+  'sync-done': [summary: RoundSummary];
 }
 
 export type CellEvents = EventEmitter<CellEventMap>;

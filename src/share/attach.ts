@@ -13,7 +13,11 @@ export function attachSharing(cell: Cell): ShareService {
   registerShareRoutes(cell.app, {
     home: cell.home,
     clock: cell.clock,
-    onGrant: (from, manifest) => cell.log.info({ from, manifest }, 'file shared with this cell'),
+    onGrant: (from, manifest) => {
+      cell.log.info({ from, manifest }, 'file shared with this cell');
+      cell.events.emit('grant-received', from, manifest);
+    },
+    onUnshare: (from) => cell.events.emit('grant-dropped', from),
   });
 
   cell.control.register('share', (p, { signal }) => {

@@ -73,7 +73,7 @@ export function attachSync(cell: Cell, opts: SyncAttachOptions = {}): CellSync {
     onCorrupt: (hash) => cell.events.emit('corrupt', hash),
   });
 
-  const service = new SyncService(env);
+  const service = new SyncService(env, (s) => cell.events.emit('sync-done', s));
   const intervalMs = opts.intervalMs ?? cell.config.sync.interval_s * 1000;
   const jitterMs = cell.config.sync.jitter_s * 1000;
   const random = opts.random ?? Math.random;

@@ -7,7 +7,8 @@ export class SyncService {
   private running: Promise<RoundSummary> | undefined;
   last: RoundSummary | undefined;
 
-  constructor(private readonly env: () => SyncEnv) {}
+  /** `onRound` hears every finished round (the cell's 'sync-done' event). */
+  constructor(private readonly env: () => SyncEnv, private readonly onRound?: (s: RoundSummary) => void) {}
 
   /** Runs a round now, or joins the one in progress. */
   runNow(signal?: AbortSignal): Promise<RoundSummary> {
@@ -15,6 +16,7 @@ export class SyncService {
       this.running = runRound(this.env(), signal)
         .then((s) => {
           this.last = s;
+          this.onRound?.(s);
           return s;
         })
         .finally(() => {

@@ -21,7 +21,9 @@ export function registerStart(program: Command): void {
     .description('run the cell in the foreground: peer API, control socket, probes')
     .option('--port <port>', 'peer API port (default: config api.port, 7420)')
     .option('--host <host>', 'peer API address (default: config api.host, 0.0.0.0)')
-    .action(async (opts: { port?: string; host?: string }, cmd: Command) => {
+    .option('--dashboard-port <port>', 'web dashboard port (default: config dashboard.port, 7421; 0 picks a free one)')
+    .option('--dashboard-host <host>', 'web dashboard address (default: config dashboard.host, 127.0.0.1)')
+    .action(async (opts: { port?: string; host?: string; dashboardPort?: string; dashboardHost?: string }, cmd: Command) => {
       const root = homeDir(cmd);
       const paths = homePaths(root);
       const port = parsePort(opts.port);
@@ -30,7 +32,8 @@ export function registerStart(program: Command): void {
       const log = logs.log;
       let cell;
       try {
-        cell = await createCell({ home: root, port, host: opts.host, logger: log });
+        const dashboard = { port: parsePort(opts.dashboardPort) ?? config.dashboard.port, host: opts.dashboardHost ?? config.dashboard.host };
+        cell = await createCell({ home: root, port, host: opts.host, logger: log, dashboard });
         await cell.start();
       } catch (e) {
         await cell?.stop();
@@ -46,8 +49,10 @@ export function registerStart(program: Command): void {
       process.on('uncaughtException', onFatal);
       process.on('unhandledRejection', onFatal);
 
-      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid },
-        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}`);
+      const dashboardUrl = cell.dashboard?.url ?? null;
+      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid, dashboard_url: dashboardUrl },
+        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}` +
+        `\n  dashboard: ${dashboardUrl} (log in with the password from \`grove init\`, or set one with \`grove passwd\`)`);
 
       const signal = await new Promise<NodeJS.Signals>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));

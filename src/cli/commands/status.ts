@@ -27,6 +27,7 @@ export function registerStatus(program: Command): void {
         `  peers:    ${s.peers}`,
         `  objects:  ${s.objects} (${formatBytes(s.bytes)})`,
         `  at risk:  ${s.at_risk} objects below the replication factor`,
+        ...(s.dashboard_url ? [`  dashboard: ${s.dashboard_url}`] : []),
       ].join('\n'));
     });
 }
