@@ -148,6 +148,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
     const p = peers().resolve(str((req.params as { peer: string }).peer, 'a peer'));
     const max = (db.prepare(`SELECT MAX(seq) AS s FROM chat_messages WHERE peer = ? AND direction = 'in'`).get(p.id) as { s: number | null }).s ?? 0;
     setMeta(db, `dashboard.chat_read:${p.id}`, String(max));
+    ctx.feed.publish('chat', { peer: p.id });
     return { read_seq: max };
   });
 

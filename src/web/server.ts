@@ -65,6 +65,7 @@ export interface DashboardInit {
 export const DEFAULT_MAX_UPLOAD = 64 * 1024 ** 3;
 const MAX_EVENT_STREAMS = 32;
 const HEARTBEAT_MS = 20_000;
+const OBJECT_BURST_MS = 300;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -177,6 +178,16 @@ export class Dashboard {
     on('chat-delivered', (peer: string) => f.publish('chat', { peer }));
     on('grant-received', () => f.publish('feed'));
     on('grant-dropped', () => f.publish('feed'));
+    // Objects arrive in bursts (replication, a shared file's chunks): one update per burst.
+    let burst: NodeJS.Timeout | undefined;
+    on('object-stored', () => {
+      burst ??= setTimeout(() => {
+        burst = undefined;
+        f.publish('feed');
+        f.publish('overview');
+      }, OBJECT_BURST_MS);
+    });
+    this.unhook.push(() => clearTimeout(burst));
     on('sync-done', () => {
       f.publish('sync');
       f.publish('files');
