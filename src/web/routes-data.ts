@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { lsRows } from '../ingest/list.js';
+import { filesPage } from './files-page.js';
 import { versionsOf } from '../ingest/files.js';
 import { PeerRegistry } from '../peers/registry.js';
 import { copyView, fileCopies, type CopyContext } from '../sync/copies.js';
@@ -75,24 +75,15 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
     const filter = typeof q.q === 'string' ? q.q.trim().toLowerCase().slice(0, 200) : '';
     const offset = int(q.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = int(q.limit, 100, 1, PAGE_MAX);
-    let rows = lsRows(db);
-    if (filter) rows = rows.filter((r) => r.name.toLowerCase().includes(filter) || r.path.toLowerCase().includes(filter));
-    rows.sort((a, b) => a.name.localeCompare(b.name) || a.path.localeCompare(b.path));
-    const page = rows.slice(offset, offset + limit);
+    const { total, rows: page } = filesPage(db, { filter, offset, limit });
     const cc = copyContext();
     const view = copyView(cc);
     const shared = activeRecipients(db, page.map((r) => r.path));
-    const versions = db.prepare('SELECT COUNT(*) AS n FROM files WHERE path = ?');
     return {
-      total: rows.length,
+      total,
       offset,
       limit,
-      files: page.map((r) => ({
-        ...r,
-        ...fileCopies(cc, view, r.manifest_hash),
-        versions: (versions.get(r.path) as { n: number }).n,
-        shared_with: shared.get(r.path) ?? [],
-      })),
+      files: page.map((r) => ({ ...r, ...fileCopies(cc, view, r.manifest_hash), shared_with: shared.get(r.path) ?? [] })),
     };
   });
 

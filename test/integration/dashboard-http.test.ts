@@ -288,3 +288,36 @@ test('server-sent events: live, resumable with Last-Event-ID, reset when the ID 
   while (!/event: reset/.test(t3)) t3 += Buffer.from((await r3.read()).value!).toString();
   await r3.cancel();
 });
+
+test('`grove start` serves the dashboard; `grove status --json` gives its URL', async (t) => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startDaemon, groveJson } = await import('../helpers/cli.js');
+  const base = await mkdtemp(join(tmpdir(), 'grove-dash-cli-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const home = join(base, 'a');
+  await groveJson(home, 'init', '--name', 'alpha');
+  const d = await startDaemon(t, home);
+  const s = await groveJson<{ dashboard_url: string }>(home, 'status');
+  assert.match(s.dashboard_url, /^http:\/\/127\.0\.0\.1:\d+$/);
+  const page = await fetch(s.dashboard_url);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<script type="module" src="\/assets\/app.js"><\/script>/);
+  assert.equal((await fetch(`${s.dashboard_url}/api/overview`)).status, 401);
+  assert.equal(await d.stop(), 0);
+});
+
+test('a non-loopback dashboard logs a warning', async (t) => {
+  const { pino } = await import('pino');
+  const { Dashboard } = await import('../../src/web/server.js');
+  const { dashboardComponents } = await import('../../src/web/cell-deps.js');
+  const [a] = await startCells(t, 1);
+  const lines: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
+  const d = new Dashboard({ ...dashboardComponents(a!.cell), log }, { host: '0.0.0.0', port: 0 });
+  await d.start();
+  t.after(() => d.stop());
+  assert.ok(lines.some((l) => /non-loopback/.test(l)), lines.join('\n'));
+  assert.match(d.url!, /^http:\/\/127\.0\.0\.1:\d+$/);
+});

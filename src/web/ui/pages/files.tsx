@@ -84,7 +84,7 @@ export function Files(props: PageProps) {
           <div class="table-wrap">
             <table class="table files" data-testid="files-table">
               <thead><tr>
-                <th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col" class="num">Versions</th>
+                <th scope="col">Name</th><th scope="col" class="num">Size</th><th scope="col" class="num hide-narrow">Versions</th>
                 <th scope="col">Copies</th><th scope="col" class="hide-narrow">Held by</th><th scope="col" class="hide-narrow">Added</th><th scope="col"><span class="sr">Actions</span></th>
               </tr></thead>
               <tbody>
@@ -117,7 +117,7 @@ function FileLine(props: { f: FileRow; names: Map<string, string>; peers: PeerVi
       <tr data-testid="file-row">
         <td class="name" title={f.path}>{f.name}{f.shared_with.length ? <span class="pill small" title="Shared">shared</span> : null}</td>
         <td class="num">{bytes(f.size)}</td>
-        <td class="num">{f.versions}</td>
+        <td class="num hide-narrow">{f.versions}</td>
         <td><span class={`pill ${tone}`} title={`${f.copies} of ${f.desired} peer copies`}>{f.copies}/{f.desired}</span></td>
         <td class="hide-narrow">{holders || <span class="muted">only here</span>}</td>
         <td class="hide-narrow">{when(f.added_at)}</td>
