@@ -190,7 +190,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
         'api.advertise': home.config.api.advertise,
         'quota.default_bytes': home.config.quota.default_bytes,
       },
-      dashboard: { host: home.config.dashboard.host, port: home.config.dashboard.port },
+      dashboard: { url: ctx.url() ?? null, host: home.config.dashboard.host, port: home.config.dashboard.port },
     };
   });
 

@@ -39,5 +39,5 @@ export interface PeerView { id: string; name: string; preferred: boolean; online
 export interface Settings {
   saved: Record<string, unknown>;
   running: Record<string, unknown>;
-  dashboard: { host: string; port: number };
+  dashboard: { url: string | null; host: string; port: number };
 }

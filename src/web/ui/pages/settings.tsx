@@ -23,7 +23,7 @@ export function Settings(_props: PageProps) {
         <div class="card">
           <h2>This cell</h2>
           {FIELDS.map((f) => <Field f={f} saved={s.data!.saved[f.key]} running={s.data!.running[f.key]} onSaved={s.reload} />)}
-          <p class="muted small">The dashboard listens on {s.data.dashboard.host}:{s.data.dashboard.port} (<code>dashboard.host</code>, <code>dashboard.port</code>: change with <code>grove config set</code>).</p>
+          <p class="muted small">This dashboard is at {s.data.dashboard.url ?? 'an unknown address'} (configured: {s.data.dashboard.host}:{s.data.dashboard.port}; change <code>dashboard.host</code> and <code>dashboard.port</code> with <code>grove config set</code>).</p>
         </div>
       ) : null}
       <Password />
