@@ -1,4 +1,4 @@
-// `npm run bench:dashboard` (issue 10): the dashboard in headless Chromium on loopback.
+// `npm run bench:dashboard`: the dashboard in headless Chromium on loopback.
 //   - first paint and time to interactive of the page (the login form, then the Overview);
 //   - page weight: JS + CSS + HTML as served (gzip);
 //   - the Files page with 10 000 files in the catalog: time to show it, and to filter it.

@@ -109,7 +109,7 @@ export class Cell implements PeerContext {
   readonly chat: ChatService;
   /** Replication: the sync round, holder endpoints, repair and recovery (issue 4). */
   readonly sync: CellSync;
-  /** The web dashboard (issue 10), when served. */
+  /** The web dashboard (src/web, docs/dashboard.md), when served. */
   readonly dashboard: Dashboard | undefined;
 
   private state: State = 'created';
