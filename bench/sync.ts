@@ -46,7 +46,7 @@ function cli(home: string, args: string[]): string {
 interface Daemon { pid: number; url: string; stop(): Promise<void> }
 
 async function startDaemon(home: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((res, rej) => {
     child.stdout.on('data', (d: Buffer) => {

@@ -54,6 +54,9 @@ import { registerDiscoveryControl } from './discovery/control.js';
 import { DeleteService } from './delete/service.js';
 import { registerDeleteRoutes } from './delete/holder.js';
 import { registerDeleteControl } from './delete/control.js';
+import { Dashboard, type DashboardInit, type DashboardComponents } from './web/server.js';
+import { fetchFromPeers } from './sync/repair.js';
+import { restoreShared } from './share/get.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, server, registry, records), hands each feature the narrow components it
@@ -85,6 +88,8 @@ export interface CellOptions {
   setAsideObjects?: boolean;
   /** Relay link reconnect and ping timing (tests). */
   relayTiming?: Partial<RelayLinkTiming>;
+  /** Serve the web dashboard (src/web) while running; off unless given (`grove start` turns it on). */
+  dashboard?: DashboardInit;
 }
 
 export const DEFAULT_PROBE_INTERVAL_MS = 60_000;
@@ -123,6 +128,8 @@ export class Cell implements PairingContext, HolderContext {
   readonly discovery: MdnsDiscovery | undefined;
   /** Signed deletes with a trash (src/delete/). */
   readonly deletes: DeleteService;
+  /** The web dashboard (src/web, docs/dashboard.md), when served. */
+  readonly dashboard: Dashboard | undefined;
 
   private state: State = 'created';
   private readonly services: Service[] = [];
@@ -239,6 +246,14 @@ export class Cell implements PairingContext, HolderContext {
     registerDeleteControl(this.control, deletes);
     this.exchanges.push(deletes.exchange());
 
+    // The dashboard: a thin adapter over the control commands, the home's read models and events.
+    this.dashboard = opts.dashboard ? new Dashboard(this.dashboardComponents(), opts.dashboard) : undefined;
+    if (this.dashboard) {
+      const d = this.dashboard;
+      this.addService({ start: () => d.start(), stop: () => d.stop() });
+    }
+    this.addStatus(() => ({ dashboard_url: this.dashboard?.url ?? null }));
+
     const probeMs = opts.intervals?.probeMs ?? DEFAULT_PROBE_INTERVAL_MS;
     if (probeMs > 0) {
       this.addLoop({
@@ -283,6 +298,17 @@ export class Cell implements PairingContext, HolderContext {
 
   card(): IdentityCard {
     return makeCard(this.home.keys, { name: this.config.name, build: BUILD_LABEL, routes: this.routes() });
+  }
+
+  /** What the dashboard is built from (src/web/server.ts). */
+  dashboardComponents(): DashboardComponents {
+    return {
+      home: this.home, control: this.control, events: this.events, clock: this.clock, log: this.log,
+      peerHealth: (id) => this.records.peerHealth(id),
+      fetchObject: (hash) => fetchFromPeers(this.sync.fetch(), hash),
+      restoreShared: (held, out, o) => restoreShared(this, held, out, o),
+      syncState: () => ({ last: this.sync.service.last, nextAt: this.loop('sync')?.nextRunAt, busy: this.sync.service.busy }),
+    };
   }
 
   /** Adds a feature's lifecycle: started after the listeners are up, stopped (in reverse) before they close. */

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   TOO_LARGE: 413,
-  RATE_LIMITED: 429, // too many attempts from one address (pairing)
+  RATE_LIMITED: 429, // too many attempts (pairing per address, dashboard login): retry later
   QUOTA_EXCEEDED: 507,
   DISK_FULL: 507, // the cell's disk is at its free-space reserve: uploads refused, reads still served
   CORRUPT: 500, // a local object fails its hash or tag

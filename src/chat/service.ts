@@ -91,6 +91,7 @@ export class ChatService {
         return report; // retried, in order, at the next contact
       }
       markDelivered(db, peerId, m.id, this.ctx.clock());
+      this.ctx.events.emit('chat-delivered', peerId, m.id);
       report.delivered++;
     }
     return report;

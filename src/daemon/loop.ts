@@ -21,6 +21,8 @@ export class Loop {
   private running = false;
   /** Completed runs (tests wait on this instead of sleeping). */
   runs = 0;
+  /** When the next scheduled run starts (ms since the epoch, Date.now), if one is scheduled. */
+  nextRunAt: number | undefined;
 
   constructor(readonly spec: LoopSpec, private readonly log: Logger) {}
 
@@ -50,8 +52,10 @@ export class Loop {
   private schedule(ms: number): void {
     if (!this.running) return;
     clearTimeout(this.timer);
+    this.nextRunAt = Date.now() + Math.max(0, ms);
     this.timer = setTimeout(() => {
       this.timer = undefined;
+      this.nextRunAt = undefined;
       void this.pass(false);
     }, Math.max(0, ms));
   }

@@ -25,6 +25,8 @@ export interface CellStatus {
   build_hash?: string | null;
   supervised?: boolean;
   restarts?: number;
+  /** The web dashboard's URL, null when it is not served. */
+  dashboard_url?: string | null;
   /** Watched folders: state, and the progress of a scan under way (src/watch/). */
   watch?: FolderView[];
   /** Other features' own figures. */

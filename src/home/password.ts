@@ -1,4 +1,4 @@
-import { pbkdf2Sync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { pbkdf2, pbkdf2Sync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from './atomic.js';
 import { GroveError } from '../errors.js';
@@ -35,4 +35,16 @@ export function readPasswordHash(path: string): string {
 export function randomPassword(): string {
   const alphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
   return Array.from({ length: 20 }, () => alphabet[randomInt(alphabet.length)]).join('');
+}
+
+/** verifyPassword without blocking the event loop (the dashboard's login: PBKDF2 runs in libuv's pool). */
+export async function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
+  const parts = stored.trim().split('$');
+  if (parts.length !== 4 || parts[0] !== 'pbkdf2_sha256') return false;
+  const iterations = Number(parts[1]);
+  if (!Number.isSafeInteger(iterations) || iterations < 1) return false;
+  const salt = Buffer.from(parts[2]!, 'base64');
+  const want = Buffer.from(parts[3]!, 'base64');
+  const got = await new Promise<Buffer>((resolve, reject) => pbkdf2(password, salt, iterations, want.length, 'sha256', (e, k) => (e ? reject(e) : resolve(k))));
+  return want.length === got.length && timingSafeEqual(want, got);
 }

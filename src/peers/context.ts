@@ -23,12 +23,16 @@ export interface CellEventMap {
   'object-stored': [o: { hash: string; size: number; kind: ObjectKind; owner: string; written: boolean }];
   /** A local object failed its hash when read (to be healed from a peer). */
   corrupt: [hash: string];
-  /** A peer shared a file with this cell (a grant was accepted). */
-  'grant-received': [creator: string, manifestHash: string];
-  /** A peer sent this cell a chat message. */
-  'chat-received': [from: string];
-  /** A sync round finished. */
-  'sync-round': [summary: RoundSummary];
+  /** A peer's chat message was accepted here (POST /api/chat). */
+  'chat-received': [peerId: string];
+  /** A queued chat message of ours was accepted by the peer. */
+  'chat-delivered': [peerId: string, messageId: string];
+  /** A grant from a peer was accepted (the Feed changed). */
+  'grant-received': [from: string, manifestHash: string];
+  /** A peer asked us to drop its grant (the Feed changed). */
+  'grant-dropped': [from: string];
+  /** A sync round finished (loop or `grove sync`). */
+  'sync-done': [summary: RoundSummary];
 }
 
 export type CellEvents = EventEmitter<CellEventMap>;

@@ -37,6 +37,7 @@ export function sharing() {
         c.log.info({ from, manifest }, 'file shared with this cell');
         peer.events.emit('grant-received', from, manifest);
       },
+      onUnshare: (from) => peer.events.emit('grant-dropped', from),
     });
 
     c.control.register('share', (p, { signal }) => {

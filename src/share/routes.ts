@@ -11,6 +11,8 @@ export interface ShareRouteDeps {
   clock: () => number;
   /** Called after a grant was accepted (e.g. to log it or tell the dashboard). */
   onGrant?: (creator: string, manifestHash: string) => void;
+  /** A peer's unshare was applied (the Feed may have changed). */
+  onUnshare?: (creator: string) => void;
 }
 
 /** A body bigger than any grant is refused before it is read (413). */
@@ -23,5 +25,9 @@ export function registerShareRoutes(app: FastifyInstance, deps: ShareRouteDeps):
     return r;
   });
 
-  app.post('/api/unshare', { bodyLimit: UNSHARE_BODY_LIMIT }, async (req) => receiveUnshare(deps.home.db, req.peer!, req.body, deps.clock()));
+  app.post('/api/unshare', { bodyLimit: UNSHARE_BODY_LIMIT }, async (req) => {
+    const r = receiveUnshare(deps.home.db, req.peer!, req.body, deps.clock());
+    deps.onUnshare?.(req.peer!);
+    return r;
+  });
 }

@@ -118,3 +118,14 @@ export function holderHas(db: DB, hash: string, peerId: string): boolean {
 export function activeShares(db: DB): { path: string; recipient: string }[] {
   return db.prepare('SELECT path, recipient FROM shares WHERE revoked_at IS NULL ORDER BY path, recipient').all() as { path: string; recipient: string }[];
 }
+
+/** Recipients each of these paths is shared with now (not revoked): the dashboard's Files page. */
+export function activeRecipients(db: DB, paths: string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const q = db.prepare('SELECT recipient FROM shares WHERE path = ? AND revoked_at IS NULL ORDER BY created_at');
+  for (const p of paths) {
+    const rows = q.all(p) as { recipient: string }[];
+    if (rows.length) out.set(p, rows.map((r) => r.recipient));
+  }
+  return out;
+}

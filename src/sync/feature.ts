@@ -87,7 +87,7 @@ export function sync(init: SyncInit = {}) {
       onCorrupt: (hash) => peer.events.emit('corrupt', hash),
     });
 
-    const service = new SyncService(env);
+    const service = new SyncService(env, (s) => peer.events.emit('sync-done', s));
     const intervalMs = init.intervalMs ?? home.config.sync.interval_s * 1000;
     const jitterMs = home.config.sync.jitter_s * 1000;
     const random = init.random ?? Math.random;
@@ -102,7 +102,6 @@ export function sync(init: SyncInit = {}) {
         },
       });
     }
-    service.onRound = (s) => peer.events.emit('sync-round', s);
 
     const fetch = (): FetchDeps => ({
       db, client: peer.client,

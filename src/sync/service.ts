@@ -6,10 +6,8 @@ import { runRound, type SyncEnv, type RoundSummary } from './round.js';
 export class SyncService {
   private running: Promise<RoundSummary> | undefined;
   last: RoundSummary | undefined;
-  /** Called after each round (the cell turns it into an event). */
-  onRound: ((s: RoundSummary) => void) | undefined;
-
-  constructor(private readonly env: () => SyncEnv) {}
+  /** `onRound` hears every finished round (the cell's 'sync-done' event). */
+  constructor(private readonly env: () => SyncEnv, private readonly onRound?: (s: RoundSummary) => void) {}
 
   /** Runs a round now, or joins the one in progress. */
   runNow(signal?: AbortSignal): Promise<RoundSummary> {

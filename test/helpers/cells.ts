@@ -53,6 +53,8 @@ export interface StartCellsOptions {
   /** Open control sockets (default true). */
   control?: boolean;
   timeouts?: CellOptions['timeouts'];
+  /** Serve the web dashboard on 127.0.0.1, a free port (with these options). */
+  dashboard?: boolean | CellOptions['dashboard'];
 }
 
 const NAMES = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta'];
@@ -77,6 +79,7 @@ async function openCell(tc: { root: string; clock: TestClock }, opts: StartCells
     control: opts.control ?? true,
     intervals: { probeMs: opts.probeMs ?? 0, syncMs: opts.syncMs ?? 0 },
     timeouts: { probeMs: 2_000, benchMs: 10_000, ...opts.timeouts },
+    ...(opts.dashboard ? { dashboard: { host: '127.0.0.1', port: 0, ...(typeof opts.dashboard === 'object' ? opts.dashboard : {}) } } : {}),
   });
   await cell.start();
   return cell;

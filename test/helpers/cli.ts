@@ -26,7 +26,7 @@ export interface Daemon {
 
 /** Starts `grove start --json` on loopback (port 0); killed after the test if still running. */
 export async function startDaemon(t: TestContext, home: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [GROVE_BIN, '--home', home, '--json', 'start', '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn(process.execPath, [GROVE_BIN, '--home', home, '--json', 'start', '--port', '0', '--host', '127.0.0.1', '--dashboard-port', '0'], {
     env: { ...process.env, ...CLI_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => {

@@ -24,7 +24,7 @@ export interface Watchdog {
 }
 
 export function startWatchdog(t: TestContext, home: string, args: string[] = FAST, bin = GROVE_BIN): Watchdog {
-  const child = spawn(process.execPath, [bin, '--home', home, 'watchdog', '--port', '0', '--host', '127.0.0.1', ...args], {
+  const child = spawn(process.execPath, [bin, '--home', home, 'watchdog', '--port', '0', '--host', '127.0.0.1', '--dashboard-port', '0', ...args], {
     env: { ...process.env, ...CLI_ENV, GROVE_SUPERVISED: '', GROVE_RESTARTS: '' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -37,7 +37,7 @@ test('grove start / invite / pair / peers / status / prefer / route through the 
   assert.match(a.api_url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
   // A second start on the same home fails clearly and leaves the first running.
-  const again = await grove(A, 'start', '--port', '0', '--host', '127.0.0.1');
+  const again = await grove(A, 'start', '--port', '0', '--host', '127.0.0.1', '--dashboard-port', '0');
   assert.equal(again.code, 1);
   assert.match(again.stderr, /a cell is already running for .*\(pid \d+\)/);
 

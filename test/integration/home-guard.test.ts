@@ -25,7 +25,7 @@ test('a lost placement.db beside a full chunks/ is refused, and the objects can 
   await a!.cell.stop();
   for (const f of ['placement.db', 'placement.db-wal', 'placement.db-shm']) rmSync(join(root, f), { force: true });
 
-  const r = await runGrove(root, ['start', '--port', '0', '--host', '127.0.0.1'], { env: CLI_ENV });
+  const r = await runGrove(root, ['start', '--port', '0', '--host', '127.0.0.1', '--dashboard-port', '0'], { env: CLI_ENV });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /^grove: placement\.db is missing or empty but .* holds 3 objects: refusing to start/);
   assert.match(r.stderr, /docs\/operations\.md/);

@@ -21,10 +21,13 @@ import { sha } from '../helpers/harden.js';
 
 const LIMITS = { headers_timeout_s: 1, request_timeout_s: 3, max_connections: 1024, max_connections_per_address: 8 };
 
-/** A TLS connection from `from` (any 127/8 address) that sends `head` and then stalls. */
+/**
+ * A TLS connection from `from` (any 127/8 address) that sends `head` and then stalls. A
+ * connection the server refuses at once (over a cap) resolves too, already closed.
+ */
 function stall(url: string, from: string, head: string): Promise<{ socket: Socket; closed: Promise<number> }> {
   const u = new URL(url);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const started = Date.now();
     const tcp = tcpConnect({ host: u.hostname, port: Number(u.port), localAddress: from });
     tcp.on('error', () => {});
@@ -34,7 +37,7 @@ function stall(url: string, from: string, head: string): Promise<{ socket: Socke
     });
     const closed = new Promise<number>((r) => socket.once('close', () => r(Date.now() - started)));
     socket.on('error', () => {});
-    socket.once('error', reject);
+    void closed.then(() => resolve({ socket, closed }));
     socket.resume(); // read what the server says, so its end closes this socket
   });
 }
@@ -109,7 +112,7 @@ test('under a low descriptor limit, a flood of idle connections neither exhausts
   initHome(home, { name: 'flooded', password: 'test-password', passwordIterations: 1 });
   const cfg = homePaths(home).config;
   writeFileSync(cfg, JSON.stringify({ ...JSON.parse(readFileSync(cfg, 'utf8')), limits: { ...LIMITS, headers_timeout_s: 60, request_timeout_s: 60, max_connections_per_address: 16 } }));
-  const child = spawn('sh', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, GROVE_BIN, '--home', home, '--json', 'start', '--port', '0', '--host', '127.0.0.1'], {
+  const child = spawn('sh', ['-c', 'ulimit -n 256 && exec "$0" "$@"', process.execPath, GROVE_BIN, '--home', home, '--json', 'start', '--port', '0', '--host', '127.0.0.1', '--dashboard-port', '0'], {
     env: { ...process.env, ...CLI_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });

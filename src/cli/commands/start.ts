@@ -22,7 +22,9 @@ export function registerStart(program: Command): void {
     .option('--port <port>', 'peer API port (default: config api.port, 7420)')
     .option('--host <host>', 'peer API address (default: config api.host, 0.0.0.0)')
     .option('--set-aside-objects', 'placement.db was lost: move chunks/ to trash/ and start empty (then pair and `grove restore`)')
-    .action(async (opts: { port?: string; host?: string; setAsideObjects?: boolean }, cmd: Command) => {
+    .option('--dashboard-port <port>', 'web dashboard port (default: config dashboard.port, 7421; 0 picks a free one)')
+    .option('--dashboard-host <host>', 'web dashboard address (default: config dashboard.host, 127.0.0.1)')
+    .action(async (opts: { port?: string; host?: string; setAsideObjects?: boolean; dashboardPort?: string; dashboardHost?: string }, cmd: Command) => {
       const root = homeDir(cmd);
       const paths = homePaths(root);
       const port = parsePort(opts.port);
@@ -31,7 +33,8 @@ export function registerStart(program: Command): void {
       const log = logs.log;
       let cell;
       try {
-        cell = await createCell({ home: root, port, host: opts.host, logger: log, ...(opts.setAsideObjects ? { setAsideObjects: true } : {}) });
+        const dashboard = { port: parsePort(opts.dashboardPort) ?? config.dashboard.port, host: opts.dashboardHost ?? config.dashboard.host };
+        cell = await createCell({ home: root, port, host: opts.host, logger: log, dashboard, ...(opts.setAsideObjects ? { setAsideObjects: true } : {}) });
         await cell.start();
       } catch (e) {
         await cell?.stop();
@@ -47,8 +50,10 @@ export function registerStart(program: Command): void {
       process.on('uncaughtException', onFatal);
       process.on('unhandledRejection', onFatal);
 
-      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid },
-        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}`);
+      const dashboardUrl = cell.dashboard?.url ?? null;
+      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid, dashboard_url: dashboardUrl },
+        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}` +
+        `\n  dashboard: ${dashboardUrl} (log in with the password from \`grove init\`, or set one with \`grove passwd\`)`);
 
       // A signal, or the cell asking its watchdog for something (src/watchdog/exit-codes.ts).
       const signal = await new Promise<NodeJS.Signals | number>((resolve) => {

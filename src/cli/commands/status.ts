@@ -30,6 +30,7 @@ export function registerStatus(program: Command): void {
         `  at risk:  ${s.at_risk} objects below the replication factor`,
         ...[diskWarning(s.disk, formatBytes)].filter((l) => l !== undefined),
         ...(s.watch ?? []).map((f) => `  watching: ${f.root} (${f.state}${f.scan ? `, scan ${f.scan.files_done}/${f.scan.files_total} files` : ''})${f.note ? `: ${f.note}` : ''}`),
+        ...(s.dashboard_url ? [`  dashboard: ${s.dashboard_url}`] : []),
       ].join('\n'));
     });
 }

@@ -26,6 +26,8 @@ export function registerWatchdog(program: Command): void {
     .description('run the cell under a supervisor: restarts, health checks, updates with rollback')
     .option('--port <port>', 'peer API port, passed to `grove start`')
     .option('--host <host>', 'peer API address, passed to `grove start`')
+    .option('--dashboard-port <port>', 'web dashboard port, passed to `grove start`')
+    .option('--dashboard-host <host>', 'web dashboard address, passed to `grove start`')
     .addOption(hidden('--backoff-ms <ms>', 'first restart delay'))
     .addOption(hidden('--backoff-max-ms <ms>', 'largest restart delay'))
     .addOption(hidden('--crash-window-ms <ms>', 'window for counting crashes'))
@@ -39,7 +41,10 @@ export function registerWatchdog(program: Command): void {
       const home = homeDir(cmd);
       loadConfig(homePaths(home).config); // a broken config is an error here, not a crash loop
       if (await socketAlive(homePaths(home).control)) throw new GroveError('CONFLICT', `a cell is already running for ${home}; stop it before starting its watchdog`);
-      const startArgs = [...(opts.port ? ['--port', opts.port] : []), ...(opts.host ? ['--host', opts.host] : [])];
+      const startArgs = [
+        ...(opts.port ? ['--port', opts.port] : []), ...(opts.host ? ['--host', opts.host] : []),
+        ...(opts.dashboardPort ? ['--dashboard-port', opts.dashboardPort] : []), ...(opts.dashboardHost ? ['--dashboard-host', opts.dashboardHost] : []),
+      ];
       const stop = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => {
         if (stop.signal.aborted) return;

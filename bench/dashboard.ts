@@ -1,0 +1,204 @@
+// `npm run bench:dashboard`: the dashboard in headless Chromium on loopback.
+//   - first paint and time to interactive of the page (the login form, then the Overview);
+//   - page weight: JS + CSS + HTML as served (gzip);
+//   - the Files page with 10 000 files in the catalog: time to show it, and to filter it.
+// Two real cells, paired; a few real files ingested; the 10 000 catalog rows are written
+// straight into the `files` table (one chunk each, objects recorded), as 10 000 `grove add`s
+// would leave them, because ingesting them would measure ingest, not the page.
+//
+//   npm run bench:dashboard -- [--runs 5] [--files 10000] [--screenshots DIR]
+//
+// --screenshots DIR skips the 10 000 rows and saves DIR/dashboard.png (Overview) and
+// DIR/dashboard-files.png (Files) of a small, realistic cell instead.
+
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import type { Page } from 'playwright-core';
+import { initHome } from '../src/home/home.js';
+import { createCell, type Cell } from '../src/cell.js';
+import { createInvite, pairWithCode } from '../src/peers/pairing.js';
+import { addFile } from '../src/ingest/add.js';
+import { SealPool } from '../src/ingest/pool.js';
+import { insertVersion } from '../src/ingest/files.js';
+import { recordObjects } from '../src/store/catalog.js';
+import { defaultAssetsDir } from '../src/web/assets.js';
+import { launchChromium } from '../test/helpers/browser.js';
+
+function arg(name: string, def: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+const RUNS = Number(arg('runs', '5'));
+const FILES = Number(arg('files', '10000'));
+const SHOTS = arg('screenshots', '');
+const PASSWORD = 'bench-password-1';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (xs: number[]) => `median ${median(xs).toFixed(0)} ms (fastest ${Math.min(...xs).toFixed(0)}, slowest ${Math.max(...xs).toFixed(0)})`;
+
+async function cellAt(base: string, name: string): Promise<Cell> {
+  const home = join(base, name);
+  initHome(home, { name, password: PASSWORD, passwordIterations: 600_000 });
+  // Two cells can hold one peer copy each: the screenshots show a healthy pair.
+  if (SHOTS) writeFileSync(join(home, 'config.json'), JSON.stringify({ name, replication: { factor: 1 } }));
+  const c = await createCell({
+    home, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), control: false,
+    intervals: { probeMs: 0, syncMs: 0 }, dashboard: { host: '127.0.0.1', port: 0 },
+  });
+  await c.start();
+  return c;
+}
+
+async function addReal(cell: Cell, dir: string, files: [string, number][]): Promise<void> {
+  const pool = new SealPool();
+  try {
+    for (const [name, size] of files) {
+      const p = join(dir, name);
+      writeFileSync(p, randomBytes(size));
+      await addFile({ home: cell.home, pool }, p);
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+function addCatalogRows(cell: Cell, n: number): void {
+  const db = cell.home.db;
+  const now = Date.now();
+  const words = ['invoice', 'holiday', 'scan', 'notes', 'budget', 'photo', 'draft', 'report', 'backup', 'song'];
+  db.transaction(() => {
+    const objects: { hash: string; size: number; kind: 'chunk' | 'manifest'; owner: string }[] = [];
+    for (let i = 0; i < n; i++) {
+      const h = (s: string) => createHash('sha256').update(`${i}/${s}`).digest('hex');
+      const name = `${words[i % words.length]}-${String(i).padStart(5, '0')}.dat`;
+      const size = 1000 + ((i * 7919) % 5_000_000);
+      insertVersion(db, {
+        path: `/data/${words[(i >> 3) % words.length]}/${name}`, name, version: 1, size,
+        file_hash: h('file'), manifest_hash: h('manifest'), chunks: 1, added_at: now - i * 1000,
+      }, [{ index: 0, hash: h('chunk'), size: size + 16 }]);
+      objects.push({ hash: h('manifest'), size: 400, kind: 'manifest', owner: cell.id }, { hash: h('chunk'), size: size + 16, kind: 'chunk', owner: cell.id });
+    }
+    recordObjects(db, objects, now);
+  })();
+}
+
+async function login(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Dashboard password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('cell-name').waitFor();
+}
+
+async function main(): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'grove-bench-dash-'));
+  const work = mkdtempSync(join(tmpdir(), 'grove-bench-dash-files-'));
+  const browser = await launchChromium();
+  const cells: Cell[] = [];
+  try {
+    const a = await cellAt(base, SHOTS ? 'nas' : 'alpha');
+    const b = await cellAt(base, SHOTS ? 'laptop' : 'beta');
+    cells.push(a, b);
+    await pairWithCode(b, createInvite(a).code);
+    await a.probeAndBench();
+    await addReal(a, work, SHOTS
+      ? [['tax-return-2025.pdf', 812_345], ['family photos.zip', 9_400_000], ['thesis-final-v3.docx', 254_000], ['music-library.tar', 5_100_000], ['passport-scan.png', 1_310_000]]
+      : [['report.pdf', 300_000], ['photos.zip', 5_000_000]]);
+    await a.sync.service.runNow();
+    const url = a.dashboard!.url!;
+
+    if (SHOTS) {
+      await b.chat.send(a.id, 'Got the photos, thanks!');
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+      const page = await ctx.newPage();
+      await login(page, url);
+      await page.getByTestId('last-sync').waitFor();
+      await page.screenshot({ path: join(SHOTS, 'dashboard.png') });
+      await page.goto(`${url}/#/files`);
+      await page.getByTestId('file-row').first().waitFor();
+      await page.screenshot({ path: join(SHOTS, 'dashboard-files.png') });
+      const phone = await browser.newContext({ viewport: { width: 390, height: 800 }, deviceScaleFactor: 1 });
+      const pp = await phone.newPage();
+      await login(pp, url);
+      await pp.goto(`${url}/#/files`);
+      await pp.getByTestId('file-row').first().waitFor();
+      await pp.screenshot({ path: join(SHOTS, 'dashboard-phone.png') });
+      console.log(`screenshots in ${SHOTS}`);
+      return;
+    }
+
+    addCatalogRows(a, FILES);
+    // Page weight as served (the server sends gzip to browsers that accept it).
+    const dir = defaultAssetsDir();
+    const weight = ['index.html', 'app.js', 'app.css'].map((f) => {
+      const raw = readFileSync(join(dir, f));
+      return { f, raw: raw.length, gz: gzipSync(raw, { level: 9 }).length };
+    });
+
+    const paint: number[] = [];
+    const tti: number[] = [];
+    const overview: number[] = [];
+    const filesShow: number[] = [];
+    const filesFilter: number[] = [];
+    const filesNext: number[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(url);
+      await page.getByLabel('Dashboard password').waitFor();
+      // Time to interactive: navigation start until the page has rendered its login form
+      // (the app's `grove:interactive` mark: script loaded, session checked, form on screen).
+      const m = await page.evaluate(`({
+        fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
+        tti: performance.getEntriesByName('grove:interactive')[0]?.startTime ?? NaN,
+      })`) as { fcp: number; tti: number };
+      paint.push(m.fcp);
+      tti.push(m.tti);
+      await page.getByLabel('Dashboard password').fill(PASSWORD);
+      let t0 = Date.now();
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByTestId('cell-name').waitFor();
+      overview.push(Date.now() - t0); // includes PBKDF2 (600 000 iterations) of the login
+
+      t0 = Date.now();
+      await page.getByRole('link', { name: 'Files', exact: true }).click();
+      await page.getByTestId('files-count').filter({ hasText: `${(FILES + 2).toLocaleString('en-US')} files` }).waitFor();
+      await page.getByTestId('file-row').nth(99).waitFor();
+      filesShow.push(Date.now() - t0);
+
+      t0 = Date.now();
+      await page.getByTestId('files-filter').fill('budget-0421');
+      await page.getByTestId('files-count').filter({ hasText: /^1 file$/ }).waitFor();
+      filesFilter.push(Date.now() - t0);
+
+      await page.getByTestId('files-filter').fill('');
+      await page.getByTestId('files-count').filter({ hasText: `${(FILES + 2).toLocaleString('en-US')} files` }).waitFor();
+      const first = await page.getByTestId('file-row').first().innerText();
+      t0 = Date.now();
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByTestId('file-row').first().filter({ hasNotText: first.split('\t')[0]! }).waitFor();
+      filesNext.push(Date.now() - t0);
+      await ctx.close();
+    }
+    const total = weight.reduce((n, w) => n + w.gz, 0);
+    console.log(`dashboard on loopback, Chromium headless, ${RUNS} runs`);
+    console.log(`  first contentful paint:        ${fmt(paint)}`);
+    console.log(`  time to interactive (login):   ${fmt(tti)}`);
+    console.log(`  login → Overview shown:        ${fmt(overview)}  (PBKDF2-SHA256, 600 000 iterations, included)`);
+    console.log(`  Files page, ${FILES} files shown: ${fmt(filesShow)}`);
+    console.log(`  Files filter (to 1 of ${FILES}): ${fmt(filesFilter)}  (incl. 120 ms typing debounce)`);
+    console.log(`  Files next page:               ${fmt(filesNext)}`);
+    console.log(`  page weight (gzip): ${weight.map((w) => `${w.f} ${(w.gz / 1024).toFixed(1)} KB`).join(', ')}; total ${(total / 1024).toFixed(1)} KB`);
+  } finally {
+    for (const c of cells.reverse()) await c.stop();
+    await browser.close();
+    rmSync(base, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
