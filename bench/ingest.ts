@@ -4,7 +4,7 @@
 // random data, beside `restic backup` of the same file into a fresh local repository and a
 // plain `dd bs=4M conv=fsync` copy. Every tool reads the same source file (from the page
 // cache after the first pass) and makes its output durable; each figure is the median of
-// the runs, interleaved in a rotating order so that background noise hits all tools alike. Targets (issue 2):
+// the runs, interleaved in a rotating order so that background noise hits all tools alike. Targets:
 // add >= 2.0x restic and >= 0.8x dd, get >= 0.8x dd, peak RSS <= 150 MB.
 
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 // What this build calls itself on the wire (identity cards, `grove status`). The signed
-// build bundle of the auto-updater (DESIGN §5) will refine this; until then it is the
+// build bundle of the auto-updater (docs/design.md §5) will refine this; until then it is the
 // package version. Read once from package.json (src/ and dist/src/ both find it).
 
 function readVersion(): string {

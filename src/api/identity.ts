@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PairingContext } from '../peers/context.js';
 import { acceptPairing } from '../peers/pairing.js';
 
-// GET /api/identity (open) and POST /api/pair (any cell that proves its key), DESIGN §3.
+// GET /api/identity (open) and POST /api/pair (any cell that proves its key), docs/design.md §3.
 
 export function registerIdentity(app: FastifyInstance, ctx: PairingContext): void {
   app.get('/api/identity', { config: { auth: 'none' } }, async () => ctx.card());

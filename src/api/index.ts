@@ -5,7 +5,7 @@ import { registerHealth } from './health.js';
 import { registerInventory } from './inventory.js';
 import { registerObjects } from './objects.js';
 
-// The peer API endpoints of DESIGN §3 that the cell serves from the start. Later features
+// The peer API endpoints of docs/design.md §3 that the cell serves from the start. Later features
 // (manifests, grants, chat, build, delete) register theirs on `cell.app` before start().
 
 export function registerPeerApi(app: FastifyInstance, ctx: PairingContext & HolderContext): void {

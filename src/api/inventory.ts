@@ -3,7 +3,7 @@ import type { HolderContext } from '../peers/context.js';
 import { inventorySince } from '../store/catalog.js';
 import { badInput } from '../errors.js';
 
-// GET /api/inventory?since=N[&limit=M] (DESIGN §3: incremental, by sequence number).
+// GET /api/inventory?since=N[&limit=M] (docs/design.md §3: incremental, by sequence number).
 // Answers the caller's own objects held here whose seq is above N, oldest first, at most M
 // (bounded) per page. Other owners' objects are none of the caller's business: listing them
 // would leak who else stores here, and which hashes (security review).

@@ -9,7 +9,7 @@ import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
 import { asDiskFull, diskFull, diskSpaceSync, uploadRoom } from '../guard/disk.js';
 
-// GET/PUT /api/objects/{hash} (DESIGN §3: chunk get/put, streamed, hash-checked on receipt,
+// GET/PUT /api/objects/{hash} (docs/design.md §3: chunk get/put, streamed, hash-checked on receipt,
 // quota per owner). Objects are named by the SHA-256 of their bytes, so a download's signed
 // body hash is the name itself and an upload's signed body hash must be the name.
 

@@ -4,7 +4,7 @@ import { hkdf } from '../crypto/kdf.js';
 import { CHAT_LOCAL_INFO, TAG_LENGTH } from '../crypto/domains.js';
 import { corrupt } from '../errors.js';
 
-// Chat text at rest. placement.db is mode 644 (DESIGN §1), so every message body is sealed
+// Chat text at rest. placement.db is mode 644 (docs/design.md §1), so every message body is sealed
 // before it is stored:
 //
 //   key   = HKDF-SHA256(ikm = master key, salt = none, info = "grove-chat-local-v1")

@@ -40,7 +40,7 @@ export interface QueuedMessage {
 }
 
 /**
- * Seals a message to a peer (fresh ephemeral key, signed; DESIGN §2 "Chat") and queues it
+ * Seals a message to a peer (fresh ephemeral key, signed; docs/design.md §2 "Chat") and queues it
  * with the next sequence number of the conversation. Delivery is service.ts's job.
  */
 export function queueMessage(home: Home, peer: { id: string; x25519: string }, text: string, now: number): QueuedMessage {

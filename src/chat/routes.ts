@@ -3,7 +3,7 @@ import type { Home } from '../home/home.js';
 import { MAX_CHAT_ENVELOPE_JSON_BYTES } from '../formats/chat.js';
 import { receiveMessage, type ReceiveResult } from './messages.js';
 
-// POST /api/chat (DESIGN §3 "chat"; docs/protocol.md "Chat"). Default auth: signed by a paired
+// POST /api/chat (docs/design.md §3 "chat"; docs/protocol.md "Chat"). Default auth: signed by a paired
 // peer, so req.peer is the caller, which must be the envelope's sender.
 
 export interface ChatRouteDeps {

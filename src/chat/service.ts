@@ -5,7 +5,7 @@ import { PeerLink, KeyedMutex, isUnreachable, refusalStatus } from '../peers/lin
 import type { PeerExchange } from '../sync/round.js';
 import { queueMessage, undelivered, hasUndelivered, markDelivered, markFailed, type QueuedMessage } from './messages.js';
 
-// Sending chat (DESIGN §2 "Chat"): a message is sealed and queued first, then delivered to
+// Sending chat (docs/design.md §2 "Chat"): a message is sealed and queued first, then delivered to
 // the peer's POST /api/chat. Queued messages go out in seq order, each only after the one
 // before it was accepted, at the first contact: right away when the peer is reachable, else
 // the sync round's exchange or the daemon seeing the peer online. The receiver refuses a

@@ -25,7 +25,7 @@ export function daemonOr<T>(cmd: Command, name: string, params: Record<string, u
 }
 
 /**
- * A fetchObject for restores (issue 4 §5-6): the first missing or corrupt object builds an
+ * A fetchObject for restores (docs/design.md §4): the first missing or corrupt object builds an
  * offline cell and asks its holders; nothing is built when every object is here.
  */
 export function lazyPeerFetch(cmd: Command): { fetch: (hash: string) => Promise<Buffer | undefined>; close: () => Promise<void> } {

@@ -25,7 +25,7 @@ import { registerWatch } from './commands/watch.js';
 import { registerDelete } from './commands/delete.js';
 
 // `grove`: one executable, `--home DIR` everywhere and `--json` on every command that
-// reports (DESIGN §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
+// reports (docs/design.md §5). Errors are one line on stderr and a non-zero exit, never a stack trace.
 
 export function buildProgram(): Command {
   const program = new Command('grove')

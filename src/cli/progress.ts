@@ -1,7 +1,7 @@
 import cliProgress from 'cli-progress';
 import { formatBytes } from './context.js';
 
-// A progress bar on stderr (DESIGN §5 "long work shows progress on a terminal"):
+// A progress bar on stderr (docs/design.md §5 "long work shows progress on a terminal"):
 // bytes done / total, rate, ETA. Off when stderr is not a terminal or with --json, so
 // scripts and logs never see control characters.
 

@@ -1,6 +1,6 @@
 import canonicalizeImpl from 'canonicalize';
 
-// RFC 8785 JSON Canonicalization Scheme (DESIGN §2). Objects are canonicalized before
+// RFC 8785 JSON Canonicalization Scheme (docs/design.md §2). Objects are canonicalized before
 // sealing (manifests) and before signing (grants, chat, identity cards, requests).
 const canonicalizeFn = canonicalizeImpl as unknown as (v: unknown) => string | undefined;
 

@@ -1,4 +1,4 @@
-// Every domain-separation string Grove uses, in one place (DESIGN.md §2, §3).
+// Every domain-separation string Grove uses, in one place (docs/design.md §2, §3).
 // Changing any of these changes the wire/disk format.
 
 export const FILE_KEY_SALT = 'grove-file-key-v1';

@@ -1,6 +1,6 @@
 import { base32 } from 'rfc4648';
 
-/** RFC 4648 base32, lowercase, no padding (cell IDs, DESIGN §1). */
+/** RFC 4648 base32, lowercase, no padding (cell IDs, docs/design.md §1). */
 export function toBase32(bytes: Uint8Array): string {
   return base32.stringify(bytes, { pad: false }).toLowerCase();
 }

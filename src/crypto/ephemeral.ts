@@ -3,7 +3,7 @@ import { hkdf } from './kdf.js';
 import { rawPublic, x25519, x25519PublicFromRaw } from './keys.js';
 import { badInput, corrupt } from '../errors.js';
 
-// Ephemeral-static X25519 agreement used by share grants and chat messages (DESIGN §2):
+// Ephemeral-static X25519 agreement used by share grants and chat messages (docs/design.md §2):
 //
 //   shared = X25519(eph_priv, recipient_pub)            (= X25519(recipient_priv, eph_pub))
 //   key    = HKDF-SHA256(ikm = shared, salt = eph_pub ‖ recipient_pub, info, 32 bytes)

@@ -51,7 +51,7 @@ export function x25519PublicFromRaw(raw: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
-/** Cell ID = Ed25519 public key, lowercase base32, no padding (DESIGN §1). */
+/** Cell ID = Ed25519 public key, lowercase base32, no padding (docs/design.md §1). */
 export function cellIdFromPublic(raw: Uint8Array): string {
   return toBase32(raw);
 }

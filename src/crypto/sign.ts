@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalBytes } from './canonical.js';
 import { signBytes, verifyBytes, publicFromCellId } from './keys.js';
 
-// DESIGN §2: signatures are Ed25519 over the RFC 8785 canonical JSON of the object without
+// docs/design.md §2: signatures are Ed25519 over the RFC 8785 canonical JSON of the object without
 // its `signature` field; the signature is carried as base64.
 
 export type Signed<T> = T & { signature: string };

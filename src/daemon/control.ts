@@ -4,7 +4,7 @@ import { chmodSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { GroveError, describeError, isGroveError } from '../errors.js';
 
-// The local control interface (DESIGN §5): the CLI talks to a running cell over HTTP on the
+// The local control interface (docs/design.md §5): the CLI talks to a running cell over HTTP on the
 // Unix socket HOME/control.sock (mode 600: only the owner of the home can connect). The
 // socket doubles as the single-instance lock: a live socket means a cell runs for this home,
 // a dead one is left by a crash and replaced.

@@ -7,7 +7,7 @@ import { describeError } from '../errors.js';
 import { announcementRecords, asksForGrove, routeUrl, sightingsIn, type Rec, type Sighting } from './records.js';
 import { Sightings, type Seen } from './nearby.js';
 
-// mDNS discovery (DESIGN §5 "mDNS"; docs/discovery.md): announces this cell as
+// mDNS discovery (docs/design.md §5 "mDNS"; docs/discovery.md): announces this cell as
 // `_grove._tcp` and browses for others. It only finds addresses: an address of a PAIRED
 // peer becomes a route of kind `mdns` after the signed protocol confirms the identity
 // (`confirm`), and is dropped when unseen for `ttlMs`; unpaired cells are only listed as

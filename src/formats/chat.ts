@@ -7,7 +7,7 @@ import { signObject, verifyObjectByCell } from '../crypto/sign.js';
 import { badInput, forbidden, unauthenticated, isGroveError } from '../errors.js';
 import { expectExactKeys, isWellFormedUtf16, parseBase64, parseCellId, parseUint } from './strict.js';
 
-// Chat message envelope (DESIGN §2 "Chat"; seed "Chat Encryption"). docs/formats.md#chat-messages.
+// Chat message envelope (docs/design.md §2 "Chat"; seed "Chat Encryption"). docs/formats.md#chat-messages.
 //
 //   v           1
 //   id          32 lowercase hex (16 random bytes): the message's identity, for exactly-once
@@ -24,7 +24,7 @@ import { expectExactKeys, isWellFormedUtf16, parseBase64, parseCellId, parseUint
 //   signature   base64 Ed25519 by `from` over the RFC 8785 canonical JSON of the other fields
 //
 // The key is fresh per message, so the random nonce is not what keeps (key, nonce) unique; it
-// is kept because DESIGN §2 asks for a unique nonce and it costs 16 characters. The AAD repeats
+// is kept because docs/design.md §2 asks for a unique nonce and it costs 16 characters. The AAD repeats
 // the signed header so a ciphertext cannot be lifted into another envelope and re-signed by
 // someone else (e.g. claimed as their own message): it would no longer decrypt.
 // Not provided here: forward secrecy against a later theft of the recipient's static X25519

@@ -1,6 +1,6 @@
 import { seal, open, sealInto, openInto } from '../crypto/aead.js';
 
-// DESIGN §2: chunk i is sealed under file_key with nonce = 4 zero bytes ‖ uint64be(i) and
+// docs/design.md §2: chunk i is sealed under file_key with nonce = 4 zero bytes ‖ uint64be(i) and
 // AAD = file_hash ‖ uint64be(i). Deterministic, so identical chunks dedupe; the AAD binds
 // every chunk to its file and position, so swapping or reordering fails authentication.
 

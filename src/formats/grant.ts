@@ -9,7 +9,7 @@ import {
   expectExactKeys, isWellFormedUtf16, parseBase64, parseCellId, parseHash, parseUint,
 } from './strict.js';
 
-// ShareGrant (DESIGN §2; seed "Sharing Flow" and "Classes"). A grant gives one recipient cell
+// ShareGrant (docs/design.md §2; seed "Sharing Flow" and "Classes"). A grant gives one recipient cell
 // the file_key of one manifest, signed by the creator. Encodings (docs/formats.md#share-grants):
 //
 //   manifest_hash       64 lowercase hex: SHA-256 of the sealed manifest object

@@ -5,7 +5,7 @@ import { KEY_BUNDLE_MAGIC, KEY_LENGTH } from '../crypto/domains.js';
 import { isCellId } from '../crypto/encoding.js';
 import { GroveError } from '../errors.js';
 
-// Key backup (DESIGN §2 "Key backup"): the identity key, the X25519 key, the master key and
+// Key backup (docs/design.md §2 "Key backup"): the identity key, the X25519 key, the master key and
 // peer_secret, sealed under a passphrase. A text file of three lines (docs/formats.md):
 //
 //   grove-key-bundle-v1

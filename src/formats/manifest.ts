@@ -4,7 +4,7 @@ import { MANIFEST_AAD, CHUNK_SIZE } from '../crypto/domains.js';
 import { isHash, isCellId } from '../crypto/encoding.js';
 import { corrupt } from '../errors.js';
 
-// DESIGN §2 FileManifest. snake_case fields as in the seed. `size` of a chunk entry is the
+// docs/design.md §2 FileManifest. snake_case fields as in the seed. `size` of a chunk entry is the
 // plaintext length of that chunk (stored length = size + 16).
 
 export interface ChunkInfo {

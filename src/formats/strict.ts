@@ -46,7 +46,7 @@ export function parseHash(v: unknown, field: string): Buffer {
   return Buffer.from(v, 'hex');
 }
 
-/** A cell ID (DESIGN §1); returns the raw 32-byte Ed25519 public key. */
+/** A cell ID (docs/design.md §1); returns the raw 32-byte Ed25519 public key. */
 export function parseCellId(v: unknown, field: string): Buffer {
   if (!isCellId(v)) throw badInput(`${field}: not a cell ID`);
   let raw: Buffer;

@@ -3,7 +3,7 @@ import { openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } fro
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-// DESIGN §1: every file is written atomically (temp file, fsync, rename). A crash leaves
+// docs/design.md §1: every file is written atomically (temp file, fsync, rename). A crash leaves
 // the old or the new content, never a torn file. Temp names start with `.tmp-` so a
 // sweep can remove leftovers after a crash.
 
@@ -22,7 +22,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, m
     // A full disk can end a write short: only a complete file may replace the old one.
     const want = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if ((await fh.stat()).size !== want) throw Object.assign(new Error(`short write to ${path}`), { code: 'ENOSPC' });
-    await fh.chmod(mode); // umask must not loosen or tighten what DESIGN §1 fixes
+    await fh.chmod(mode); // umask must not loosen or tighten what docs/design.md §1 fixes
     await fh.sync();
   } catch (e) {
     await fh.close().catch(() => {});

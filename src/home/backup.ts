@@ -8,7 +8,7 @@ import { keyPairFromPem, privateKeyPem, cellIdFromPublic } from '../crypto/keys.
 import { sealKeyBundle, openKeyBundle, type ScryptParams } from '../formats/keybundle.js';
 import { GroveError } from '../errors.js';
 
-// `grove key export|import` (DESIGN §2 "Key backup"): the home's secrets as a passphrase-
+// `grove key export|import` (docs/design.md §2 "Key backup"): the home's secrets as a passphrase-
 // sealed bundle (src/formats/keybundle.ts), and a new home built from one.
 
 export interface ExportOptions {

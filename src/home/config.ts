@@ -4,7 +4,7 @@ import { writeFileAtomicSync } from './atomic.js';
 import { badInput } from '../errors.js';
 import { DEFAULT_IGNORE } from '../watch/ignore.js';
 
-// config.json (DESIGN §1, mode 644). Every key has a default, so an empty or partial file
+// config.json (docs/design.md §1, mode 644). Every key has a default, so an empty or partial file
 // is valid; unknown keys are rejected by `grove config set` but preserved when read.
 
 export interface Config {

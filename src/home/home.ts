@@ -15,7 +15,7 @@ export interface InitResult {
   dashboardPassword?: string;
 }
 
-/** `grove init`: creates every file of DESIGN §1 that is missing; never overwrites keys. */
+/** `grove init`: creates every file of docs/design.md §1 that is missing; never overwrites keys. */
 export function initHome(root: string, opts: { name?: string; password?: string; passwordIterations?: number } = {}): InitResult {
   const p = homePaths(root);
   const created: string[] = [];

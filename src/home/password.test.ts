@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { pbkdf2Sync } from 'node:crypto';
 import { hashPassword, verifyPassword, MIN_ITERATIONS, randomPassword } from './password.js';
 
-test('dashboard_auth is pbkdf2_sha256$iterations$salt$hash and verifies (DESIGN §1)', () => {
+test('dashboard_auth is pbkdf2_sha256$iterations$salt$hash and verifies (docs/design.md §1)', () => {
   const salt = Buffer.alloc(16, 1);
   const stored = hashPassword('correct horse', 1000, salt);
   const [scheme, iters, s, h] = stored.split('$');

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from './atomic.js';
 import { GroveError } from '../errors.js';
 
-// DESIGN §1: dashboard_auth = `pbkdf2_sha256$iterations$salt_b64$hash_b64`, ≥ 600 000 iterations.
+// docs/design.md §1: dashboard_auth = `pbkdf2_sha256$iterations$salt_b64$hash_b64`, ≥ 600 000 iterations.
 export const MIN_ITERATIONS = 600_000;
 
 export function hashPassword(password: string, iterations = MIN_ITERATIONS, salt = randomBytes(16)): string {

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-/** DESIGN §1: `--home DIR`, else `$GROVE_HOME`, else `~/.grove`. */
+/** docs/design.md §1: `--home DIR`, else `$GROVE_HOME`, else `~/.grove`. */
 export function resolveHome(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return resolve(flag);
   if (env.GROVE_HOME) return resolve(env.GROVE_HOME);

@@ -14,7 +14,7 @@ import { Limiter, TaskWindow, type ChunkBuffers } from './buffers.js';
 import { readFully } from './read.js';
 import { latestVersion, chunksOf, insertVersion, type FileVersion } from './files.js';
 
-// `grove add` for one file (DESIGN §2), streaming in two passes:
+// `grove add` for one file (docs/design.md §2), streaming in two passes:
 //   1. read the file, hashing it in a worker       -> file_hash, file_key
 //   2. read it again in 4 MiB chunks; workers seal and hash each chunk while the main thread
 //      writes the finished ones (bounded number in flight), and re-hashes the plaintext to

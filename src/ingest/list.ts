@@ -1,7 +1,7 @@
 import type { DB } from '../store/db.js';
 import { listVersions, type FileVersion } from './files.js';
 
-// Rows of `grove ls`. One place builds them, so later issues add columns here (issue 4:
+// Rows of `grove ls`. One place builds them, so features add columns here (replication:
 // "copies", "desired", "holders") and both the CLI and the dashboard get them.
 
 export interface LsRow {

@@ -10,12 +10,12 @@ import { SealPool } from './pool.js';
 import type { ChunkBuffers, Slot } from './buffers.js';
 import { readFully } from './read.js';
 
-// `grove get`: rebuild a file from its manifest (DESIGN §2). Every object is checked against
+// `grove get`: rebuild a file from its manifest (docs/design.md §2). Every object is checked against
 // its hash and every chunk against its tag, in workers, while the main thread reads objects
 // and writes the output in order; the SHA-256 of the result must equal file_hash. Output
 // goes to a temp file beside the target, renamed into place only when all of that holds, so
 // a failed restore leaves nothing behind. A missing or corrupt local object is asked of
-// `fetchObject` (peers, issue 4); what it returns is hash-checked and stored locally.
+// `fetchObject` (peers); what it returns is hash-checked and stored locally.
 
 export type FetchObject = (hash: string) => Promise<Buffer | undefined>;
 
@@ -45,7 +45,7 @@ export interface RestoreResult {
 
 /**
  * Loads and opens a manifest object with a file key: the key comes from the master key and
- * file_hash for our own files, or from a grant for a shared one (issue 5).
+ * file_hash for our own files, or from a grant for a shared one.
  */
 export async function loadManifest(home: Home, manifestHash: string, fileKey: Uint8Array, opts: LoadOptions = {}): Promise<FileManifest> {
   const healed: string[] = [];

@@ -8,7 +8,7 @@ import { readFully } from './read.js';
 
 // `grove verify`: re-hash every object the catalog says we hold, plus every chunk and
 // manifest our own files reference, and list object files the catalog does not know.
-// Hashing runs in the worker pool; issue 4 adds repair from peers on top of this report.
+// Hashing runs in the worker pool; repair from peers (src/sync/repair.ts) builds on this report.
 
 export interface VerifyReport {
   checked: number;

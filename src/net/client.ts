@@ -9,7 +9,7 @@ import {
 } from './signing.js';
 import { GroveError } from '../errors.js';
 
-// The signed peer client (DESIGN §3). Every response is checked to come from the cell we
+// The signed peer client (docs/design.md §3). Every response is checked to come from the cell we
 // meant to reach, for this request; anything else is PEER_ERROR and its body is ignored.
 // Transport: HTTP/1.1 over TLS 1.3 bound to the callee's cell ID (src/tls/), with a
 // keep-alive agent per (peer, route). (bench:sync measured Node's fetch at ~0.7x the

@@ -14,7 +14,7 @@ import { GroveError, forbidden, unauthenticated, badInput, tooLarge } from '../e
 import { capConnections, connectionCaps, openFileLimit } from '../guard/connections.js';
 import { isDiskFull } from '../guard/disk.js';
 
-// The peer API server (DESIGN §3). Every route is signed-and-known-peer by default; a route
+// The peer API server (docs/design.md §3). Every route is signed-and-known-peer by default; a route
 // opts out with `config: { auth: 'signed' }` (any cell that proves its key: pairing) or
 // `config: { auth: 'none' }` (GET /api/identity). Responses are signed in onSend.
 

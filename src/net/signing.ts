@@ -5,7 +5,7 @@ import { signBytes, verifyBytes, publicFromCellId } from '../crypto/keys.js';
 import { isCellId, isHash } from '../crypto/encoding.js';
 import { unauthenticated } from '../errors.js';
 
-// DESIGN §3: every request and response between cells is signed by the sender's Ed25519 key
+// docs/design.md §3: every request and response between cells is signed by the sender's Ed25519 key
 // over method, path, timestamp, nonce and the SHA-256 of the body. We also bind the intended
 // recipient (a request for B cannot be replayed at C) and, for responses, the status and the
 // request's nonce (a response cannot be replayed for another request). Pure: no I/O.
@@ -19,7 +19,7 @@ export const H = {
   sig: 'x-grove-signature',
 } as const;
 
-/** Max clock difference accepted (DESIGN §3: ±5 min). */
+/** Max clock difference accepted (docs/design.md §3: ±5 min). */
 export const MAX_SKEW_MS = 5 * 60 * 1000;
 
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';

@@ -4,7 +4,7 @@ import { isCellId } from '../crypto/encoding.js';
 import { badInput, unauthenticated } from '../errors.js';
 import { normalizeRouteUrl } from './registry.js';
 
-// The identity card (DESIGN §3 `GET /api/identity`): a cell's name, X25519 key, build and
+// The identity card (docs/design.md §3 `GET /api/identity`): a cell's name, X25519 key, build and
 // routes, signed by its Ed25519 identity key. The signature binds the X25519 key (used for
 // grants and chat) to the cell ID; a card is only ever trusted after verifyCard().
 

@@ -6,7 +6,7 @@ import { badInput, forbidden } from '../errors.js';
 import { normalizeRouteUrl } from './registry.js';
 import { MAX_CARD_ROUTES } from './identity.js';
 
-// Invite codes (DESIGN §3 "Pairing"). The token is minted from peer_secret, so the inviting
+// Invite codes (docs/design.md §3 "Pairing"). The token is minted from peer_secret, so the inviting
 // cell needs no state to check it and `grove invite` works with the daemon stopped:
 //   token = base64url(token_id[16] ‖ exp[8, uint64 BE, Unix seconds] ‖ mac[32])
 //   mac   = HMAC-SHA256(peer_secret, "grove-invite-v1" ‖ token_id ‖ exp)

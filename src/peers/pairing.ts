@@ -5,7 +5,7 @@ import { verifyCard, MAX_CARD_ROUTES, type IdentityCard } from './identity.js';
 import { checkToken, decodeInvite, mintInvite, spendToken, type InviteCode } from './invite.js';
 import { GroveError, badInput, describeError } from '../errors.js';
 
-// Pairing (DESIGN §3). The joiner POSTs {token, card, routes} to /api/pair on one of the
+// Pairing (docs/design.md §3). The joiner POSTs {token, card, routes} to /api/pair on one of the
 // inviter's routes, signed with its own key (route auth 'signed': a stranger, but one that
 // proves its identity). The inviter checks the token, verifies the card was signed by the
 // caller, and in one transaction spends the token and adds the peer; it answers with its own

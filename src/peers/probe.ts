@@ -6,7 +6,7 @@ import type { CallOptions, PeerResponse } from '../net/client.js';
 import type { Readable } from 'node:stream';
 import { GroveError, describeError, notFound } from '../errors.js';
 
-// Probes and benchmarks (seed "Sync Flow" steps 2-3, DESIGN §4), and calling a peer by its
+// Probes and benchmarks (seed "Sync Flow" steps 2-3, docs/design.md §4), and calling a peer by its
 // best route. The sync round calls these; the daemon's probe loop keeps `online` current.
 
 /** Size of a benchmark transfer (seed: "real 256KB transfers"). */

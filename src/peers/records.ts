@@ -4,7 +4,7 @@ import { writeFileAtomic, TMP_PREFIX } from '../home/atomic.js';
 import type { RouteStats } from './route-score.js';
 import type { PeerRecord } from './registry.js';
 
-// peer_health.json and peer_speeds.json (DESIGN §1, §4): what probes and benchmarks measured.
+// peer_health.json and peer_speeds.json (docs/design.md §1, §4): what probes and benchmarks measured.
 // Held in memory, written through atomically (one write in flight, coalescing updates).
 // Read defensively: a file torn or invalid after a crash is treated as empty (with a warning),
 // a single invalid entry is dropped; temp files left by an interrupted write are ignored (and

@@ -3,7 +3,7 @@ import type { RouteKind } from './route-score.js';
 import { isCellId } from '../crypto/encoding.js';
 import { badInput, notFound } from '../errors.js';
 
-// The peer registry (DESIGN §4): paired identities in `peers`, their routes in `routes`.
+// The peer registry (docs/design.md §4): paired identities in `peers`, their routes in `routes`.
 // Reads go to SQLite every time, so the daemon and a CLI command on the same home agree.
 
 export interface RouteRecord {

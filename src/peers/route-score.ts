@@ -1,4 +1,4 @@
-// Route selection policy (seed "Route Selection", DESIGN §4). Pure: no I/O, no clock reads;
+// Route selection policy (seed "Route Selection", docs/design.md §4). Pure: no I/O, no clock reads;
 // the caller passes the measurements and the current time.
 
 export type RouteKind = 'direct' | 'mdns' | 'relay';
@@ -56,7 +56,7 @@ export function compareCandidates(a: { r: RouteStats; score: number }, b: { r: R
 }
 
 /**
- * best_route() (seed, DESIGN §4): the reachable, probed route with the lowest effective score.
+ * best_route() (seed, docs/design.md §4): the reachable, probed route with the lowest effective score.
  * Unreachable or never-probed routes are not candidates; undefined when there is none.
  * Deterministic: the same routes in any order give the same answer.
  */

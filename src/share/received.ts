@@ -8,7 +8,7 @@ import { isHash } from '../crypto/encoding.js';
 import { MAX_SKEW_MS } from '../net/signing.js';
 import { GroveError, badInput, forbidden, notFound } from '../errors.js';
 
-// The recipient's side of sharing (seed "Sharing Flow", Recipient 1-4; DESIGN §2 ShareGrant):
+// The recipient's side of sharing (seed "Sharing Flow", Recipient 1-4; docs/design.md §2 ShareGrant):
 // accepting grants, the Feed, pinning what a held grant needs, dropping a grant on unshare.
 // Pure database and local-object work: the HTTP endpoints (routes.ts) and the CLI call it.
 

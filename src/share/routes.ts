@@ -3,7 +3,7 @@ import type { Home } from '../home/home.js';
 import { MAX_GRANT_JSON_BYTES } from '../formats/grant.js';
 import { receiveGrant, receiveUnshare, type ReceiveResult } from './received.js';
 
-// Peer endpoints of sharing (DESIGN §3 `/api/receive-grant`; docs/protocol.md "Sharing").
+// Peer endpoints of sharing (docs/design.md §3 `/api/receive-grant`; docs/protocol.md "Sharing").
 // Both use the server's default auth: signed by a paired peer, so req.peer is the caller.
 
 export interface ShareRouteDeps {

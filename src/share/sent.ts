@@ -109,7 +109,7 @@ export function revokeShare(db: DB, path: string, recipient: string, now: number
   })();
 }
 
-/** Whether the recipient has confirmed a copy of this object of ours (placements, DESIGN §4). */
+/** Whether the recipient has confirmed a copy of this object of ours (placements, docs/design.md §4). */
 export function holderHas(db: DB, hash: string, peerId: string): boolean {
   return db.prepare(`SELECT 1 FROM placements WHERE hash = ? AND peer_id = ? AND state = 'confirmed'`).get(hash, peerId) !== undefined;
 }

@@ -79,7 +79,7 @@ export const MIGRATIONS: Migration[] = [
         added_at INTEGER NOT NULL,
         PRIMARY KEY (peer_id, url)
       );
-      -- Replay protection for signed requests (DESIGN §3), kept past the ±5 min window.
+      -- Replay protection for signed requests (docs/design.md §3), kept past the ±5 min window.
       CREATE TABLE seen_nonces (
         cell_id TEXT NOT NULL,
         nonce TEXT NOT NULL,
@@ -98,7 +98,7 @@ export const MIGRATIONS: Migration[] = [
     version: 30,
     name: 'replication',
     sql: `
-      -- Where copies of this cell's own objects live, as confirmed by the holders (DESIGN §4).
+      -- Where copies of this cell's own objects live, as confirmed by the holders (docs/design.md §4).
       -- state: confirmed (holder signed that it stored it) | releasing (asked to drop it).
       CREATE TABLE placements (
         hash TEXT NOT NULL,
@@ -161,7 +161,7 @@ export const MIGRATIONS: Migration[] = [
     version: 40,
     name: 'sharing',
     sql: `
-      -- Files this cell shares (issue 5): a share covers the path's latest version and every
+      -- Files this cell shares: a share covers the path's latest version and every
       -- newer one, until \`grove unshare\` revokes it.
       CREATE TABLE shares (
         path TEXT NOT NULL,
@@ -216,7 +216,7 @@ export const MIGRATIONS: Migration[] = [
     version: 41,
     name: 'chat',
     sql: `
-      -- Encrypted chat (issue 5). body is the text sealed under the local chat key (src/chat/local.ts):
+      -- Encrypted chat. body is the text sealed under the local chat key (src/chat/local.ts):
       -- placement.db is world-readable, so no plaintext lives here. envelope is the sealed message
       -- for the peer, kept until it is delivered.
       CREATE TABLE chat_messages (

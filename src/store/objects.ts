@@ -10,7 +10,7 @@ import { TMP_PREFIX, fsyncDir } from '../home/atomic.js';
 import { asDiskFull, diskFull } from '../guard/disk.js';
 import { randomBytes } from 'node:crypto';
 
-// Content-addressed objects on disk (DESIGN §1, §2): chunks/{hash[:2]}/{hash}, where
+// Content-addressed objects on disk (docs/design.md §1, §2): chunks/{hash[:2]}/{hash}, where
 // hash = SHA-256 of the stored bytes. Every write is atomic; every read is verified.
 // Largest object we ever accept: a 4 MiB chunk plus its tag, or a manifest/index.
 export const MAX_OBJECT_BYTES = 4 * 1024 * 1024 + 16 + 64 * 1024;

@@ -1,10 +1,10 @@
 import { badInput } from '../errors.js';
 
-// Placement policy (seed "Placement & Replication", DESIGN §4): where this cell's objects
+// Placement policy (seed "Placement & Replication", docs/design.md §4): where this cell's objects
 // should live on peer cells. Pure: plain data in, a plan out; no I/O, no clock reads. The sync
 // round gathers the input, runs the plan, and carries it out. See src/sync/README.md.
 
-/** Seed rule 1, DESIGN §4: copies on peer cells, not counting the owner's own. */
+/** Seed rule 1, docs/design.md §4: copies on peer cells, not counting the owner's own. */
 export const DEFAULT_REPLICATION_FACTOR = 2;
 
 /**

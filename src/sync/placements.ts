@@ -3,7 +3,7 @@ import type { Holder } from './placement.js';
 
 // The placements table: which peers hold copies of this cell's own objects. A record is
 // written only from a holder's signed answer (a PUT it acknowledged, or its inventory),
-// never assumed (issue 4 "Placement records are confirmed by the holder").
+// never assumed (docs/design.md §4: placement records are confirmed by the holder).
 
 /**
  * confirmed: the holder said it has it. releasing: we asked it to drop it. pinned: it refused

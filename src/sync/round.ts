@@ -14,7 +14,7 @@ import { isLostCopy } from './lost.js';
 import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
 import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 
-// The opportunistic sync round (seed "Sync Flow", DESIGN §4), in the seed's order:
+// The opportunistic sync round (seed "Sync Flow", docs/design.md §4), in the seed's order:
 // 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
 // pull what we need, push what it should hold, extras (manifests, grants, chat), 5 update
 // check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O.

@@ -16,7 +16,7 @@ import {
 } from './folders.js';
 import { rootStatus, unwatchRoot, watchLimitMessage, watchRoot } from './roots.js';
 
-// The folder watcher (DESIGN §5 `grove start` … "watcher"; docs/watch.md). For every watched
+// The folder watcher (docs/design.md §5 `grove start` … "watcher"; docs/watch.md). For every watched
 // root: a chokidar watcher turns file-system events into ingests after a settle delay; a
 // catch-up scan at start (and on watcher errors, and every rescan period) ingests what the
 // persisted index says changed; a root that becomes unavailable pauses its folder. Files

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { initHome, openHome, type Home } from '../../src/home/home.js';
 
-// Helpers for the storage-core tests (issue 2): temp dirs and homes torn down by the test,
+// Helpers for the storage-core tests : temp dirs and homes torn down by the test,
 // deterministic content, the chunks directory as a set, and the grove executable.
 
 /** A temp directory removed when the test ends. */

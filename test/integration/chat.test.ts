@@ -11,7 +11,7 @@ import { chatLocalKey, openLocal } from '../../src/chat/local.js';
 import { probePeer } from '../../src/peers/probe.js';
 import { GroveError } from '../../src/errors.js';
 
-// Issue 5: encrypted chat between real cells on loopback (DESIGN §2 "Chat").
+// Encrypted chat between real cells on loopback (docs/design.md §2 "Chat").
 
 const status = (code: number) => (e: unknown) => e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === code;
 

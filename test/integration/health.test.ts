@@ -10,7 +10,7 @@ import { parseHealthFile, parseSpeedFile } from '../../src/peers/records.js';
 import { homePaths } from '../../src/home/paths.js';
 import { createCell } from '../../src/cell.js';
 
-// Probes, benchmarks and their records (DESIGN §1 peer_health.json / peer_speeds.json, §4).
+// Probes, benchmarks and their records (docs/design.md §1 peer_health.json / peer_speeds.json, §4).
 
 test('probes mark a stopped cell offline and online again, keeping uptime', async (t) => {
   const [a, b] = await startCells(t, 2);

@@ -12,7 +12,7 @@ import { homePaths } from '../../src/home/paths.js';
 import { GroveError } from '../../src/errors.js';
 import { BENCH_BYTES } from '../../src/peers/probe.js';
 
-// The object endpoints of DESIGN §3: GET/PUT /api/objects/{hash}, inventory, bench.
+// The object endpoints of docs/design.md §3: GET/PUT /api/objects/{hash}, inventory, bench.
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

@@ -8,7 +8,7 @@ import { verifyCard } from '../../src/peers/identity.js';
 import { H, MAX_SKEW_MS } from '../../src/net/signing.js';
 import { GroveError } from '../../src/errors.js';
 
-// DESIGN §3 rejection cases, end to end between real cells.
+// docs/design.md §3 rejection cases, end to end between real cells.
 
 const isCode = (code: string) => (e: unknown) => e instanceof GroveError && e.code === code;
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { tempDir, runGrove } from '../helpers/ingest.js';
 import { CLI_ENV, groveJson, startDaemon } from '../helpers/cli.js';
 
-// Issue 4 §5-6 as a user does it, with the real executable: replicate, lose the disk, import
+// Recovery (docs/design.md §4) as a user does it, with the real executable: replicate, lose the disk, import
 // the keys on a new machine, pair with one survivor, restore, get; and verify --repair.
 
 interface SyncOut { peers_reached: number; pushed: number; errors: unknown[] }

@@ -22,7 +22,7 @@ import { recordObject } from '../../src/store/catalog.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { pino } from 'pino';
 
-// Issue 4: real cells on loopback, factor 2.
+// Replication between real cells on loopback, factor 2 (docs/design.md §4).
 
 const MiB = 1024 * 1024;
 

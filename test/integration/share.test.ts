@@ -16,7 +16,7 @@ import { chunksOf } from '../../src/ingest/files.js';
 import { getObject, recordRemoved } from '../../src/store/catalog.js';
 import { GroveError } from '../../src/errors.js';
 
-// Issue 5: sharing with signed grants between real cells on loopback (seed "Sharing Flow").
+// Sharing with signed grants between real cells on loopback (seed "Sharing Flow").
 
 const status = (code: number) => (e: unknown) => e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === code;
 

@@ -1,6 +1,6 @@
 import { createHash, hkdfSync, createCipheriv, createPrivateKey, createPublicKey } from 'node:crypto';
 
-// An independent implementation of DESIGN §2 (file hash, file key, chunk sealing, manifest
+// An independent implementation of docs/design.md §2 (file hash, file key, chunk sealing, manifest
 // sealing), written from the text of the design with plain node:crypto calls and nothing
 // from src/. The golden-vector test checks it against the stored fixture and against the
 // real pipeline, so a change to either side shows up.

@@ -16,7 +16,7 @@ import { chunksOf } from '../../src/ingest/files.js';
 import { restoreFile } from '../../src/ingest/restore.js';
 import { fileKey } from '../../src/crypto/kdf.js';
 
-// Golden vectors for DESIGN §2, generated once into test/fixtures/golden-ingest.json and
+// Golden vectors for docs/design.md §2, generated once into test/fixtures/golden-ingest.json and
 // checked forever: an independent implementation (golden-derive.ts) must reproduce them,
 // and so must the real `grove add` pipeline.
 
@@ -30,7 +30,7 @@ test('fixture covers empty, 1 byte, exactly 4 MiB and 4 MiB + 1', () => {
   assert.equal(fixture.cases[3]!.chunks[1]!.size, 1);
 });
 
-test('independent node:crypto derivation from DESIGN §2 reproduces the fixture', () => {
+test('independent node:crypto derivation from docs/design.md §2 reproduces the fixture', () => {
   assert.deepEqual(deriveGolden(), fixture);
 });
 

@@ -11,7 +11,7 @@ import { sealMessage, openMessage, type ChatEnvelope } from '../../src/formats/c
 import { keyPairFromPem } from '../../src/crypto/keys.js';
 import { refBase32 } from './golden-derive.js';
 
-// Golden vectors for share grants and chat messages (DESIGN §2, docs/formats.md). The first
+// Golden vectors for share grants and chat messages (docs/design.md §2, docs/formats.md). The first
 // block of each suite re-derives every output from the fixture's inputs with plain node:crypto
 // calls and the `canonicalize` package only, written from the spec, not from src/; the second
 // checks that the module reproduces and accepts the fixture. The fixtures are never regenerated:
@@ -73,7 +73,7 @@ function u64be(n: number): Buffer {
 }
 
 describe('share grant vector', () => {
-  test('reference implementation re-derives every value from DESIGN §2', () => {
+  test('reference implementation re-derives every value from docs/design.md §2', () => {
     const creator = createPrivateKey(G.keys.creator_ed25519_pkcs8_pem);
     const recipientEd = createPrivateKey(G.keys.recipient_ed25519_pkcs8_pem);
     const recipientX = createPrivateKey(G.keys.recipient_x25519_pkcs8_pem);
@@ -143,7 +143,7 @@ describe('share grant vector', () => {
 });
 
 describe('chat message vector', () => {
-  test('reference implementation re-derives every value from DESIGN §2', () => {
+  test('reference implementation re-derives every value from docs/design.md §2', () => {
     const sender = createPrivateKey(C.keys.sender_ed25519_pkcs8_pem);
     const recipientEd = createPrivateKey(C.keys.recipient_ed25519_pkcs8_pem);
     const recipientX = createPrivateKey(C.keys.recipient_x25519_pkcs8_pem);

@@ -31,7 +31,7 @@ export function registerGet(program: Command): void {
         try {
           v = resolveFile(home.db, target, version);
         } catch (e) {
-          // Not one of our files: maybe one shared with this cell (issue 5, `grove feed`).
+          // Not one of our files: maybe one shared with this cell (`grove feed`).
           const held = version === undefined && isGroveError(e) && e.code === 'NOT_FOUND' ? findHeldGrant(home.db, target) : undefined;
           if (!held) throw e;
           return getShared(cmd, held, opts);

@@ -5,7 +5,7 @@ import { emit } from '../context.js';
 import { termSafe } from '../term.js';
 import { daemonOr } from '../cell.js';
 
-// `grove invite` and `grove pair CODE` (DESIGN §3 "Pairing"). Both work with or without a
+// `grove invite` and `grove pair CODE` (docs/design.md §3 "Pairing"). Both work with or without a
 // running local cell; pairing needs the inviting cell to be running.
 
 export function registerPairing(program: Command): void {

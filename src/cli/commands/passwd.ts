@@ -6,7 +6,7 @@ import { writePassword } from '../../home/password.js';
 import { GroveError } from '../../errors.js';
 import { emit, homeDir } from '../context.js';
 
-// `grove passwd`: set the dashboard password (DESIGN §1 dashboard_auth, PBKDF2-SHA256).
+// `grove passwd`: set the dashboard password (docs/design.md §1 dashboard_auth, PBKDF2-SHA256).
 // From $GROVE_DASHBOARD_PASSWORD (scripts), else asked twice on the terminal without echo.
 
 async function readNewPassword(): Promise<string> {

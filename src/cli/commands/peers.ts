@@ -10,7 +10,7 @@ import { daemonOr } from '../cell.js';
 import { usage } from '../../errors.js';
 import type { RouteKind } from '../../peers/route-score.js';
 
-// `grove peers`, `grove prefer PEER`, `grove route add|rm PEER URL` (DESIGN §4).
+// `grove peers`, `grove prefer PEER`, `grove route add|rm PEER URL` (docs/design.md §4).
 
 function fmt(n: number | null, unit: string, digits = 1): string {
   return n === null ? '-' : `${n.toFixed(digits)}${unit}`;

@@ -7,7 +7,7 @@ import { onInterrupt } from '../interrupt.js';
 import { feedItems, type FeedItem } from '../../share/received.js';
 import type { ShareOutcome, UnshareOutcome } from '../../share/service.js';
 
-// `grove share FILE PEER…`, `grove unshare FILE PEER`, `grove feed` (DESIGN §5; seed
+// `grove share FILE PEER…`, `grove unshare FILE PEER`, `grove feed` (docs/design.md §5; seed
 // "Sharing Flow"). share/unshare act as the cell (through the daemon when it runs); the Feed
 // is read from this home directly.
 

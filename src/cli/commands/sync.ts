@@ -4,8 +4,8 @@ import { daemonOr } from '../cell.js';
 import type { RoundSummary } from '../../sync/round.js';
 import type { RestoreResult } from '../../recovery/recovery.js';
 
-// `grove sync` (one opportunistic round now, DESIGN §4) and `grove restore` (rebuild the file
-// listing from peers after a total loss, issue 4 §6). Both run on the daemon when it is up.
+// `grove sync` (one opportunistic round now, docs/design.md §4) and `grove restore` (rebuild the file
+// listing from peers after a total loss, docs/design.md §4). Both run on the daemon when it is up.
 
 export function registerSync(program: Command): void {
   program
