@@ -383,6 +383,7 @@ export class Cell implements PairingContext, HolderContext {
   async start(): Promise<void> {
     if (this.state !== 'created') throw new GroveError('CONFLICT', `cannot start a cell that is ${this.state}`);
     this.state = 'starting';
+    const started: Service[] = [];
     try {
       if (this.opts.control !== false) {
         this.controlServer = await listenControl(this.home.paths.control, this.control, { log: this.log, home: this.home.paths.root, pidPath: this.home.paths.pid });
@@ -392,13 +393,25 @@ export class Cell implements PairingContext, HolderContext {
       await sweepStaleTemp(this.home.objects, this.clock(), this.log);
       await this.listen();
       if (this.controlServer) this.pid.write();
-      for (const s of this.services) await s.start?.();
+      for (const s of this.services) {
+        await s.start?.();
+        started.push(s);
+      }
       this.state = 'running';
       for (const l of this.loops.values()) l.start();
       this.log.info({ id: this.id, api: this.listenUrl, routes: this.routes() }, 'cell started');
     } catch (e) {
+      // Undo what did start (in reverse), let background work end, then close everything.
       this.state = 'stopping';
       this.stopping.abort();
+      for (const s of started.reverse()) {
+        try {
+          await s.stop?.();
+        } catch (err) {
+          this.log.error({ err }, `stopping a service failed: ${describeError(err)}`);
+        }
+      }
+      await Promise.all([...this.background]);
       await this.teardown();
       throw e;
     }

@@ -55,9 +55,11 @@ export function registerDeleteRoutes(app: FastifyInstance, d: HolderDeleteDeps):
       if (since === undefined) out.refused.push({ hash, reason: 'not-owner' });
       else if (d.isPinned(hash, r.owner)) out.refused.push({ hash, reason: 'shared' });
       else if (since > r.created_at) out.refused.push({ hash, reason: 'put-after-request' });
-      else if (db.transaction(() => dropRef(db, hash, r.owner))() > 0) out.trashed.push(hash);
-      else if (await moveToTrash(home, hash, now, r.owner)) out.trashed.push(hash);
-      else out.missing.push(hash);
+      else {
+        // The owner's reference goes now; the bytes go to the trash if it was the last one.
+        if (db.transaction(() => dropRef(db, hash, r.owner))() === 0) await moveToTrash(home, hash, now, r.owner);
+        out.trashed.push(hash);
+      }
     }
     // The owner's quota bounds its trash here too (collected oldest first beyond it).
     const q = home.config.quota;

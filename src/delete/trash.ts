@@ -1,8 +1,9 @@
+import { renameSync } from 'node:fs';
 import { mkdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Home } from '../home/home.js';
 import type { ObjectKind } from '../store/catalog.js';
-import { getObject, recordObject, recordRemoved } from '../store/catalog.js';
+import { getObject, hasAnyRef, recordObject, recordRemoved } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { badInput } from '../errors.js';
 
@@ -31,18 +32,21 @@ export async function moveToTrash(home: Home, hash: string, now: number, owner?:
   if (!row || row.present !== 1) return false;
   const to = trashPath(home, hash);
   await mkdir(join(home.paths.trash, hash.slice(0, 2)), { recursive: true, mode: 0o755 });
-  try {
-    await rename(home.objects.pathOf(hash), to);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  home.db.transaction(() => {
+  // One synchronous step (no await between the check and the move): another owner that stored
+  // the same bytes meanwhile keeps them, by its own reference.
+  return home.db.transaction(() => {
+    if (owner !== undefined && hasAnyRef(home.db, hash)) return false;
+    try {
+      renameSync(home.objects.pathOf(hash), to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
     home.db.prepare(`INSERT INTO trash(hash, owner, kind, size, trashed_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(hash) DO UPDATE SET owner = excluded.owner, kind = excluded.kind, size = excluded.size, trashed_at = excluded.trashed_at`)
       .run(hash, owner ?? row.owner, row.kind, row.size, now);
     recordRemoved(home.db, hash);
+    return true;
   })();
-  return true;
 }
 
 export function trashRow(home: Home, hash: string): TrashRow | undefined {

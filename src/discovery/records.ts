@@ -112,5 +112,5 @@ export function asksForGrove(questions: { name?: unknown; type?: unknown }[]): b
 }
 
 export function routeUrl(ip: string, port: number): string {
-  return `http://${ip}:${port}`;
+  return `https://${ip}:${port}`;
 }

@@ -194,8 +194,8 @@ export class PeerClient {
         bodySha256 = opts.bodySha256;
       }
     }
+    const route = parseRoute(baseUrl); // before the deadline: a bad route must not leave a timer behind
     const { signal, release } = deadline(opts.timeoutMs ?? this.deps.timeoutMs ?? 30_000, opts.signal);
-    const route = parseRoute(baseUrl);
     const replayable = body === undefined || Buffer.isBuffer(body);
     for (let attempt = 0; ; attempt++) {
       // Signed afresh on each attempt: a retry carries a new nonce.

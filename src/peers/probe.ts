@@ -151,10 +151,13 @@ export function routeOrder(stats: readonly RouteStats[]): RouteStats[] {
   });
 }
 
-/** Errors after which another route may work: no connection, or someone else answered. */
+/**
+ * Errors after which another route may work: no connection, someone else answered (another
+ * cell's certificate on a reused address), or a relay refused the stream.
+ */
 function isRouteFailure(e: unknown): boolean {
   if (!(e instanceof GroveError)) return false;
-  if (e.code === 'UNREACHABLE') return true;
+  if (e.code === 'UNREACHABLE' || e.code === 'WRONG_IDENTITY' || e.code === 'RELAY_REFUSED') return true;
   return e.code === 'PEER_ERROR' && e.detail?.status === undefined;
 }
 

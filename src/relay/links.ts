@@ -22,7 +22,11 @@ export interface RelayLinksDeps {
 export function startRelayLinks(d: RelayLinksDeps): RelayLink[] {
   const links = d.urls.map((url) => new RelayLink({
     url, me: d.me, log: d.log, signal: d.signal, ...(d.timing ? { timing: d.timing } : {}),
-    onStream: (stream) => d.server.emit('connection', stream),
+    onStream: (stream, from) => {
+      // Per-address caps and rate limits see each relayed caller as its own "address".
+      if (!(stream as { remoteAddress?: string }).remoteAddress) Object.defineProperty(stream, 'remoteAddress', { value: `relay:${from}` });
+      d.server.emit('connection', stream);
+    },
   }));
   if (!links.length) return links;
   d.onStart(() => { for (const l of links) l.start(); });

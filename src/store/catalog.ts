@@ -163,3 +163,8 @@ export function refAddedAt(db: DB, hash: string, owner: string): number | undefi
 export function hadRef(db: DB, hash: string, owner: string): boolean {
   return db.prepare('SELECT 1 FROM object_refs WHERE hash = ? AND owner = ? AND present = 0').get(hash, owner) !== undefined;
 }
+
+/** Does anyone hold a (present) reference to the object? */
+export function hasAnyRef(db: DB, hash: string): boolean {
+  return db.prepare('SELECT 1 FROM object_refs WHERE hash = ? AND present = 1').get(hash) !== undefined;
+}

@@ -5,7 +5,7 @@ import { bestRoute, routeScore } from '../peers/route-score.js';
 import { probePeer, benchmarkDueRoutes } from '../peers/probe.js';
 import type { IndexSections } from '../recovery/sections.js';
 import { refreshIndex, restoreFromPeers, type RecoveryDeps, type RestoreResult } from '../recovery/recovery.js';
-import { getObject, recordRemoved } from '../store/catalog.js';
+import { getObject, hasRef, recordRemoved } from '../store/catalog.js';
 import { registerHolderRoutes } from './holder-routes.js';
 import { SyncService } from './service.js';
 import { repairObjects, type FetchDeps } from './repair.js';
@@ -126,7 +126,7 @@ export function sync(init: SyncInit = {}) {
       c.tasks.spawn(`repair ${hash.slice(0, 12)}`, async (signal) => {
         const row = getObject(db, hash);
         if (!row || row.present !== 1) return;
-        if (row.owner === peer.id) {
+        if (hasRef(db, hash, peer.id) || row.owner === peer.id) {
           const r = await repairObjects({ ...fetch(), objects, signal }, [hash]);
           c.log.warn({ hash, repaired: r.repaired.length === 1 }, 'corrupt local object');
         } else {

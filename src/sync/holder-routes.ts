@@ -1,7 +1,8 @@
+import { unlinkSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
-import { dropRef, getObject, hasRef, recordRemoved } from '../store/catalog.js';
+import { dropRef, getObject, hasAnyRef, hasRef, recordRemoved } from '../store/catalog.js';
 import { isHash } from '../crypto/encoding.js';
 import { badInput, notFound, forbidden } from '../errors.js';
 import { parseChallenge, storageProof } from './challenge.js';
@@ -46,7 +47,15 @@ export function registerHolderRoutes(app: FastifyInstance, deps: HolderDeps): vo
         if (n === 0) recordRemoved(db, hash);
         return n;
       })();
-      if (left === 0) await objects.remove(hash);
+      // Unlinked in the same tick as the check: an upload by another owner that arrived
+      // meanwhile keeps the bytes (its reference is present again).
+      if (left === 0 && !hasAnyRef(db, hash)) {
+        try {
+          unlinkSync(objects.pathOf(hash));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        }
+      }
       released.push(hash);
     }
     return { released, refused };

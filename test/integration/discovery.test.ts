@@ -34,7 +34,7 @@ test('a sighting becomes an mdns route only once the signed protocol confirms it
   // The real beta: confirmed, added as kind mdns, probed.
   seen(b!.id, b!.port);
   await d.idle();
-  assert.deepEqual(cell.peers.get(b!.id)!.routes.map((r) => [r.url, r.kind]), [[`http://127.0.0.1:${b!.port}`, 'mdns']]);
+  assert.deepEqual(cell.peers.get(b!.id)!.routes.map((r) => [r.url, r.kind]), [[`https://127.0.0.1:${b!.port}`, 'mdns']]);
   assert.deepEqual(probed, [b!.id]);
 
   // gamma is not paired with alpha: nearby only, never a peer.

@@ -34,7 +34,7 @@ test('mDNS: a paired peer whose routes were removed is found again; an unpaired 
 
   const { code } = await groveJson<{ code: string }>(ha!, 'invite');
   await groveJson(hb!, 'pair', code);
-  const urlA = `http://${lan.addresses[0]}:7420`;
+  const urlA = `https://${lan.addresses[0]}:7420`;
   let peers = await groveJson<PeersJson>(hb!, 'peers');
   assert.deepEqual(peers.peers.map((p) => p.id), [a.id]);
   assert.ok(peers.peers[0]!.routes.some((r) => r.url === urlA), 'paired through the invite route');
@@ -57,7 +57,7 @@ test('mDNS: a paired peer whose routes were removed is found again; an unpaired 
     const n = await groveJson<NearbyJson>(hb!, 'peers', '--nearby');
     return n.nearby.some((x) => x.id === c.id) ? n : undefined;
   }, 'gamma nearby beta', 30_000, 250);
-  assert.deepEqual(nearB.nearby.find((x) => x.id === c.id), { id: c.id, name: '', addresses: [`http://${lan.addresses[2]}:7420`] });
+  assert.deepEqual(nearB.nearby.find((x) => x.id === c.id), { id: c.id, name: '', addresses: [`https://${lan.addresses[2]}:7420`] });
   assert.ok(!nearB.nearby.some((x) => x.id === a.id), 'a paired peer is not listed as nearby');
   const nearA = await waitFor(async () => {
     const n = await groveJson<NearbyJson>(ha!, 'peers', '--nearby');
