@@ -192,7 +192,11 @@ export class Cell implements PairingContext, HolderContext {
     const shared = { ...runtime, peer, home, exchanges: this.exchanges, sections: this.sections };
     registerPeerApi(this.app, peer);
     registerPeerControl(this.control, peer, (signal) => this.probeAndBench(signal));
-    this.control.register('status', () => this.status());
+    // A cell answers `status` once it is fully up (the watchdog's health check relies on it).
+    this.control.register('status', () => {
+      if (!this.running) throw new GroveError('NOT_RUNNING', `the cell is ${this.state}`);
+      return this.status();
+    });
     this.addStatus(() => ({ disk: diskStatus(home.paths.chunks, home.config.storage.reserve_bytes) }));
     this.sections.register(peersSection(this.peers, this.id));
     this.sections.register(filesSection({ db: home.db, objects: home.objects, master: home.keys.master, selfId: this.id }));
