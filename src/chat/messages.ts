@@ -197,3 +197,18 @@ export function isDelivered(db: DB, peerId: string, id: string): boolean {
   const r = db.prepare(`SELECT delivered_at FROM chat_messages WHERE peer = ? AND direction = 'out' AND id = ?`).get(peerId, id) as { delivered_at: number | null } | undefined;
   return r?.delivered_at != null;
 }
+
+/** A conversation's counts for the dashboard: unread (received after `readSeq`), queued, last time, total. */
+export function conversationStats(db: DB, peerId: string, readSeq: number): { unread: number; queued: number; last_at: number | null; total: number } {
+  const s = db.prepare(`SELECT
+      SUM(CASE WHEN direction = 'in' AND seq > ? THEN 1 ELSE 0 END) AS unread,
+      SUM(CASE WHEN direction = 'out' AND delivered_at IS NULL AND failed IS NULL THEN 1 ELSE 0 END) AS queued,
+      MAX(sent_at) AS last_at, COUNT(*) AS total
+    FROM chat_messages WHERE peer = ?`).get(readSeq, peerId) as { unread: number | null; queued: number | null; last_at: number | null; total: number };
+  return { unread: s.unread ?? 0, queued: s.queued ?? 0, last_at: s.last_at, total: s.total };
+}
+
+/** The highest sequence number received from the peer (0 when none). */
+export function lastReceivedSeq(db: DB, peerId: string): number {
+  return (db.prepare(`SELECT MAX(seq) AS s FROM chat_messages WHERE peer = ? AND direction = 'in'`).get(peerId) as { s: number | null }).s ?? 0;
+}

@@ -3,7 +3,7 @@ import type { Home } from '../home/home.js';
 import { describeError } from '../errors.js';
 import { PeerLink, KeyedMutex, isUnreachable, refusalStatus } from '../peers/link.js';
 import type { PeerExchange } from '../sync/round.js';
-import { queueMessage, undelivered, hasUndelivered, markDelivered, markFailed, type QueuedMessage } from './messages.js';
+import { isDelivered, queueMessage, undelivered, hasUndelivered, markDelivered, markFailed, type QueuedMessage } from './messages.js';
 
 // Sending chat (docs/design.md §2 "Chat"): a message is sealed and queued first, then delivered to
 // the peer's POST /api/chat. Queued messages go out in seq order, each only after the one
@@ -37,9 +37,7 @@ export class ChatService {
     } catch (e) {
       if (signal?.aborted || !isUnreachable(e)) throw e;
     }
-    const delivered = this.ctx.home.db.prepare(`SELECT delivered_at FROM chat_messages WHERE peer = ? AND direction = 'out' AND id = ?`)
-      .get(peer.id, q.id) as { delivered_at: number | null };
-    return { ...q, delivered: delivered.delivered_at !== null };
+    return { ...q, delivered: isDelivered(this.ctx.home.db, peer.id, q.id) };
   }
 
   hasPending(peerId: string): boolean {

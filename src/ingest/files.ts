@@ -130,3 +130,8 @@ export function isOwnObject(db: DB, hash: string, selfId: string): boolean {
   if (row) return row.owner === selfId;
   return isOwnManifest(db, hash) || isOwnChunk(db, hash);
 }
+
+/** How many distinct paths this cell stores. */
+export function pathCount(db: DB): number {
+  return db.prepare('SELECT COUNT(DISTINCT path) FROM files').pluck().get() as number;
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { homePaths } from '../home/paths.js';
 import { callControl } from '../daemon/control-client.js';
-import type { CellStatus } from '../cell.js';
+import type { CellStatus } from '../daemon/status.js';
 import { describeError } from '../errors.js';
 import { commitInstall, currentRoot, installPending, rollBack, type Installed } from '../update/install.js';
 import { EXIT_GAVE_UP, EXIT_RESTART, EXIT_STOP, EXIT_UPDATE } from './exit-codes.js';

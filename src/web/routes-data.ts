@@ -1,15 +1,15 @@
 import type { FastifyInstance } from 'fastify';
-import { filesPage } from './files-page.js';
-import { versionsOf } from '../ingest/files.js';
+import { filesPage } from '../ingest/files-page.js';
+import { pathCount, versionsOf } from '../ingest/files.js';
 import { PeerRegistry } from '../peers/registry.js';
 import { copyView, fileCopies, type CopyContext } from '../sync/copies.js';
 import { activeRecipients } from '../share/sent.js';
 import { feedItems } from '../share/received.js';
-import { conversation } from '../chat/messages.js';
+import { conversation, conversationStats, lastReceivedSeq } from '../chat/messages.js';
 import { getMeta, setMeta } from '../store/db.js';
 import { loadConfig, setConfigValue } from '../home/config.js';
 import { badInput, notFound } from '../errors.js';
-import type { CellStatus } from '../cell.js';
+import type { CellStatus } from '../daemon/status.js';
 import type { DashboardContext } from './server.js';
 
 // The dashboard's read queries and commands (docs/dashboard.md "API"). Commands go through
@@ -48,7 +48,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
   app.get('/api/overview', async () => {
     const status = (await run('status')) as CellStatus;
     const sync = ctx.syncState();
-    const files = (db.prepare('SELECT COUNT(DISTINCT path) AS n FROM files').get() as { n: number }).n;
+    const files = pathCount(db);
     return {
       ...status,
       dashboard_url: ctx.url() ?? null,
@@ -115,15 +115,10 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
   // Chat: one conversation per peer with unread counts (the last read seq is kept per peer
   // in the meta table) and queued messages.
   app.get('/api/chat', async () => {
-    const stats = db.prepare(`SELECT
-        SUM(CASE WHEN direction = 'in' AND seq > ? THEN 1 ELSE 0 END) AS unread,
-        SUM(CASE WHEN direction = 'out' AND delivered_at IS NULL AND failed IS NULL THEN 1 ELSE 0 END) AS queued,
-        MAX(sent_at) AS last_at, COUNT(*) AS total
-      FROM chat_messages WHERE peer = ?`);
     return {
       conversations: peers().list().map((p) => {
-        const s = stats.get(readMark(p.id), p.id) as { unread: number | null; queued: number | null; last_at: number | null; total: number };
-        return { peer: p.id, name: p.name, unread: s.unread ?? 0, queued: s.queued ?? 0, last_at: s.last_at, messages: s.total };
+        const s = conversationStats(db, p.id, readMark(p.id));
+        return { peer: p.id, name: p.name, unread: s.unread, queued: s.queued, last_at: s.last_at, messages: s.total };
       }),
     };
   });
@@ -137,7 +132,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
 
   app.post('/api/chat/:peer/read', async (req) => {
     const p = peers().resolve(str((req.params as { peer: string }).peer, 'a peer'));
-    const max = (db.prepare(`SELECT MAX(seq) AS s FROM chat_messages WHERE peer = ? AND direction = 'in'`).get(p.id) as { s: number | null }).s ?? 0;
+    const max = lastReceivedSeq(db, p.id);
     setMeta(db, `dashboard.chat_read:${p.id}`, String(max));
     ctx.feed.publish('chat', { peer: p.id });
     return { read_seq: max };

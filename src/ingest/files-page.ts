@@ -1,7 +1,7 @@
 import type { DB } from '../store/db.js';
-import type { LsRow } from '../ingest/list.js';
+import type { LsRow } from './list.js';
 
-// One page of the Files list, filtered, sorted and cut in SQL: with 10 000 files the page
+// One page of the Files list (the dashboard's Files page), filtered, sorted and cut in SQL: with 10 000 files the page
 // must not build, sort and copy-count every row (`grove ls` does; it prints them all).
 // The rows are `grove ls` rows (latest version of each path) plus the number of versions.
 
