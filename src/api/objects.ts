@@ -5,6 +5,8 @@ import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import { getObject, hasRef, isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
 import { isOwnChunk, isOwnManifest } from '../ingest/files.js';
+import { grantedObject } from '../share/sent.js';
+import { heldForCreator } from '../share/received.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
 import { asDiskFull, diskFull, diskSpaceSync, uploadRoom } from '../guard/disk.js';
@@ -50,13 +52,10 @@ function ownKind(db: HolderContext['home']['db'], hash: string, selfId: string):
  */
 function maySee(db: HolderContext['home']['db'], hash: string, caller: string, selfId: string): boolean {
   if (hasRef(db, hash, caller)) return true;
-  const row = db.prepare('SELECT owner FROM objects WHERE hash = ? AND present = 1').get(hash) as { owner: string } | undefined;
-  if (row?.owner === selfId || ownKind(db, hash, selfId)) {
-    const granted = db.prepare(`SELECT 1 FROM sent_grants WHERE recipient = @caller AND revoked_at IS NULL
-      AND (manifest_hash = @hash OR manifest_hash IN (SELECT manifest_hash FROM file_chunks WHERE hash = @hash)) LIMIT 1`).get({ caller, hash });
-    if (granted) return true;
+  if (hasRef(db, hash, selfId) || ownKind(db, hash, selfId)) {
+    if (grantedObject(db, hash, caller)) return true;
   }
-  return db.prepare('SELECT 1 FROM grant_objects WHERE hash = ? AND creator = ? LIMIT 1').get(hash, caller) !== undefined;
+  return heldForCreator(db, hash, caller);
 }
 
 function quotaExceeded(): GroveError {

@@ -235,3 +235,8 @@ export function heldGrantsJson(db: DB): unknown[] {
   return (db.prepare('SELECT grant_json FROM received_grants WHERE dropped_at IS NULL ORDER BY manifest_hash, creator').all() as { grant_json: string }[])
     .map((r) => JSON.parse(r.grant_json) as unknown);
 }
+
+/** Is `hash` something a grant from `creator` that we hold needs (we keep it for that grant)? */
+export function heldForCreator(db: DB, hash: string, creator: string): boolean {
+  return db.prepare('SELECT 1 FROM grant_objects WHERE hash = ? AND creator = ? LIMIT 1').get(hash, creator) !== undefined;
+}

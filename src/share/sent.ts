@@ -129,3 +129,9 @@ export function activeRecipients(db: DB, paths: string[]): Map<string, string[]>
   }
   return out;
 }
+
+/** Is `hash` the manifest or a chunk of a file we share with `recipient` (grant not revoked)? */
+export function grantedObject(db: DB, hash: string, recipient: string): boolean {
+  return db.prepare(`SELECT 1 FROM sent_grants WHERE recipient = @recipient AND revoked_at IS NULL
+    AND (manifest_hash = @hash OR manifest_hash IN (SELECT manifest_hash FROM file_chunks WHERE hash = @hash)) LIMIT 1`).get({ recipient, hash }) !== undefined;
+}
