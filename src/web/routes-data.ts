@@ -167,6 +167,48 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
     return r;
   });
 
+  // Nearby cells (mDNS) that are not paired: shown, never paired automatically (pairing
+  // still takes an invite code). Discovery off: an empty list.
+  app.get('/api/peers/nearby', async () => run('nearby'));
+
+  // Updates: what `grove update` lists, and `grove update --accept HASH`.
+  app.get('/api/updates', async () => run('update-list'));
+  app.post('/api/updates/accept', async (req) => {
+    const hash = str((req.body as { hash?: unknown } | undefined)?.hash, '{hash}', 64);
+    const r = await run('update-accept', { hash });
+    ctx.feed.publish('overview');
+    return r;
+  });
+
+  // Watched folders: `grove watch --list`, `grove watch DIR`, `grove unwatch DIR`.
+  app.get('/api/watch', async () => run('watch-list'));
+  app.post('/api/watch', async (req) => {
+    const r = await run('watch', { dir: str((req.body as { dir?: unknown } | undefined)?.dir, '{dir}') });
+    ctx.feed.publish('settings');
+    return r;
+  });
+  app.post('/api/watch/remove', async (req) => {
+    const r = await run('unwatch', { dir: str((req.body as { dir?: unknown } | undefined)?.dir, '{dir}') });
+    ctx.feed.publish('settings');
+    return r;
+  });
+
+  // `grove delete FILE [--version N]` for one stored file (exact path or manifest hash), never
+  // with --yes: the delete.confirm_over breaker is never bypassed from here.
+  app.post('/api/files/delete', async (req) => {
+    const b = (req.body ?? {}) as { path?: unknown; manifest_hash?: unknown; version?: unknown };
+    if ((b.path === undefined) === (b.manifest_hash === undefined)) throw badInput('expected {path} or {manifest_hash}, and a version if you like');
+    const file = b.path !== undefined ? str(b.path, 'a path') : str(b.manifest_hash, 'a manifest hash', 64);
+    // One stored file, named exactly (a folder or a bare name could stand for many).
+    if (b.path !== undefined && !versionsOf(db, file).length) throw notFound(`no file stored at ${file}`);
+    if (b.manifest_hash !== undefined && !/^[0-9a-f]{64}$/.test(file)) throw badInput('manifest_hash must be 64 hex characters');
+    if (b.version !== undefined && (!Number.isSafeInteger(b.version) || (b.version as number) < 1)) throw badInput('version must be a positive integer');
+    const r = await run('delete', { files: [file], ...(b.version !== undefined ? { version: b.version } : {}) });
+    ctx.feed.publish('files');
+    ctx.feed.publish('overview');
+    return r;
+  });
+
   app.get('/api/settings', async () => {
     const saved = loadConfig(home.paths.config);
     return {

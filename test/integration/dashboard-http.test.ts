@@ -51,9 +51,11 @@ async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'
 }
 
 const API_GETS = ['/api/session', '/api/overview', '/api/files', '/api/files/versions?path=/x', '/api/feed', '/api/chat', '/api/chat/alpha',
-  '/api/peers', '/api/settings', '/api/events', `/api/files/download?manifest=${'0'.repeat(64)}`, `/api/feed/download?manifest=${'0'.repeat(64)}`];
+  '/api/peers', '/api/settings', '/api/events', `/api/files/download?manifest=${'0'.repeat(64)}`, `/api/feed/download?manifest=${'0'.repeat(64)}`,
+  '/api/updates', '/api/peers/nearby', '/api/watch'];
 const API_POSTS = ['/api/logout', '/api/sync', '/api/share', '/api/unshare', '/api/chat/alpha', '/api/chat/alpha/read', '/api/peers/probe',
-  '/api/peers/alpha/prefer', '/api/invite', '/api/pair', '/api/settings', '/api/password'];
+  '/api/peers/alpha/prefer', '/api/invite', '/api/pair', '/api/settings', '/api/password',
+  '/api/updates/accept', '/api/watch', '/api/watch/remove', '/api/files/delete'];
 
 test('every API route but login needs a session; the page and its assets do not', async (t) => {
   const [d] = await dashCell(t);
@@ -319,4 +321,81 @@ test('a non-loopback dashboard logs a warning', async (t) => {
   t.after(() => d.stop());
   assert.ok(lines.some((l) => /non-loopback/.test(l)), lines.join('\n'));
   assert.match(d.url!, /^http:\/\/127\.0\.0\.1:\d+$/);
+});
+
+test('updates: the offers as `grove update` lists them; accept needs the CSRF token and a known build', async (t) => {
+  const [d] = await dashCell(t);
+  const { cookie, csrf } = await d!.login();
+  const list = await d!.inject({ url: '/api/updates', cookie });
+  assert.equal(list.statusCode, 200, list.body);
+  const u = list.json() as { current: { version: string; build_hash: string | null }; supervised: boolean; offers: unknown[] };
+  assert.match(u.current.version, /^\d+\.\d+\.\d+/);
+  assert.deepEqual(u.offers, []);
+  const hash = 'a'.repeat(64);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/updates/accept', cookie, json: { hash } })).statusCode, 403);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/updates/accept', cookie, csrf, origin: 'http://evil.example', json: { hash } })).statusCode, 403);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/updates/accept', cookie, csrf, json: {} })).statusCode, 400);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/updates/accept', cookie, csrf, json: { hash: 'not-a-hash' } })).statusCode, 400);
+  const unknown = await d!.inject({ method: 'POST', url: '/api/updates/accept', cookie, csrf, json: { hash } });
+  assert.equal(unknown.statusCode, 404, unknown.body);
+});
+
+test('nearby cells: an empty list when discovery is off (a loopback-only cell)', async (t) => {
+  const [d] = await dashCell(t);
+  const { cookie } = await d!.login();
+  const r = await d!.inject({ url: '/api/peers/nearby', cookie });
+  assert.equal(r.statusCode, 200, r.body);
+  assert.deepEqual(r.json(), { nearby: [], enabled: false });
+});
+
+test('watched folders: add, list with state, remove; each change needs the CSRF token', async (t) => {
+  const { mkdtemp, rm, realpath } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = await realpath(await mkdtemp(join(tmpdir(), 'grove-dash-watch-')));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [d] = await dashCell(t);
+  const { cookie, csrf } = await d!.login();
+  const folders = async () => ((await d!.inject({ url: '/api/watch', cookie })).json() as { folders: { root: string; state: string }[] }).folders;
+  assert.deepEqual(await folders(), []);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/watch', cookie, json: { dir } })).statusCode, 403);
+  assert.deepEqual(await folders(), []);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/watch', cookie, csrf, json: {} })).statusCode, 400);
+  const add = await d!.inject({ method: 'POST', url: '/api/watch', cookie, csrf, json: { dir } });
+  assert.equal(add.statusCode, 200, add.body);
+  const listed = await folders();
+  assert.deepEqual(listed.map((f) => f.root), [dir]);
+  assert.equal(typeof listed[0]!.state, 'string');
+  const remove = await d!.inject({ method: 'POST', url: '/api/watch/remove', cookie, csrf, json: { dir } });
+  assert.equal(remove.statusCode, 200, remove.body);
+  assert.deepEqual(await folders(), []);
+});
+
+test('delete: one stored file by path or manifest hash; it leaves the list; never a folder or a guess', async (t) => {
+  const [d] = await dashCell(t);
+  const { cookie, csrf } = await d!.login();
+  const put = async (name: string) => {
+    const r = await d!.inject({ method: 'PUT', url: `/api/upload?name=${name}`, cookie, csrf, body: randomBytes(1000), headers: { 'content-type': 'application/octet-stream' } });
+    assert.equal(r.statusCode, 200, r.body);
+    return (r.json() as { file: { path: string; manifest_hash: string } }).file;
+  };
+  const a = await put('a.bin');
+  const b = await put('b.bin');
+  const del = (json: unknown, token: string | null = csrf) => d!.inject({ method: 'POST', url: '/api/files/delete', cookie, ...(token ? { csrf: token } : {}), json });
+  assert.equal((await del({ path: a.path }, null)).statusCode, 403);
+  assert.equal((await del({})).statusCode, 400);
+  assert.equal((await del({ path: a.path, manifest_hash: a.manifest_hash })).statusCode, 400);
+  assert.equal((await del({ path: a.path, version: 0 })).statusCode, 400);
+  // The folder holding both files is not a file: refused, nothing deleted.
+  const folder = a.path.slice(0, a.path.lastIndexOf('/'));
+  assert.equal((await del({ path: folder })).statusCode, 404);
+  assert.equal((await del({ path: 'a.bin' })).statusCode, 404);
+  assert.equal(lsRows(d!.tc.cell.home.db).length, 2);
+  const ok = await del({ path: a.path });
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual((ok.json() as { files: { path: string }[] }).files.map((f) => f.path), [a.path]);
+  const byHash = await del({ manifest_hash: b.manifest_hash, version: 1 });
+  assert.equal(byHash.statusCode, 200, byHash.body);
+  const list = await d!.inject({ url: '/api/files', cookie });
+  assert.equal((list.json() as { total: number }).total, 0);
 });
