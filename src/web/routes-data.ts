@@ -1,3 +1,4 @@
+import { isAbsolute } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { filesPage } from '../ingest/files-page.js';
 import { pathCount, versionsOf } from '../ingest/files.js';
@@ -183,7 +184,10 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
   // Watched folders: `grove watch --list`, `grove watch DIR`, `grove unwatch DIR`.
   app.get('/api/watch', async () => run('watch-list'));
   app.post('/api/watch', async (req) => {
-    const r = await run('watch', { dir: str((req.body as { dir?: unknown } | undefined)?.dir, '{dir}') });
+    const dir = str((req.body as { dir?: unknown } | undefined)?.dir, '{dir}');
+    // A path on the cell's machine; relative to what would be a guess (the cell's working directory).
+    if (!isAbsolute(dir)) throw badInput('give the folder as an absolute path on the cell\'s machine');
+    const r = await run('watch', { dir });
     ctx.feed.publish('settings');
     return r;
   });

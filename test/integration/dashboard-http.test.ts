@@ -361,6 +361,7 @@ test('watched folders: add, list with state, remove; each change needs the CSRF 
   assert.equal((await d!.inject({ method: 'POST', url: '/api/watch', cookie, json: { dir } })).statusCode, 403);
   assert.deepEqual(await folders(), []);
   assert.equal((await d!.inject({ method: 'POST', url: '/api/watch', cookie, csrf, json: {} })).statusCode, 400);
+  assert.equal((await d!.inject({ method: 'POST', url: '/api/watch', cookie, csrf, json: { dir: 'relative/dir' } })).statusCode, 400);
   const add = await d!.inject({ method: 'POST', url: '/api/watch', cookie, csrf, json: { dir } });
   assert.equal(add.statusCode, 200, add.body);
   const listed = await folders();

@@ -47,7 +47,7 @@ export function message(e: unknown): string {
 }
 
 /** A button that runs an async action, disables itself meanwhile and reports failure. */
-export function Action(props: { onRun: () => Promise<unknown>; children: ComponentChildren; kind?: 'primary' | 'quiet' | 'danger'; label?: string; disabled?: boolean; onError?: (m: string) => void; testid?: string }) {
+export function Action(props: { onRun: () => Promise<unknown>; children: ComponentChildren; kind?: 'primary' | 'quiet' | 'danger'; label?: string; disabled?: boolean; small?: boolean; onError?: (m: string) => void; testid?: string }) {
   const [busy, setBusy] = useState(false);
   const run = async () => {
     setBusy(true);
@@ -60,7 +60,7 @@ export function Action(props: { onRun: () => Promise<unknown>; children: Compone
     }
   };
   return (
-    <button type="button" class={`btn ${props.kind ?? ''}`} onClick={run} disabled={busy || props.disabled} aria-busy={busy} aria-label={props.label} data-testid={props.testid}>
+    <button type="button" class={`btn ${props.kind ?? ''}${props.small ? ' small' : ''}`} onClick={run} disabled={busy || props.disabled} aria-busy={busy} aria-label={props.label} data-testid={props.testid}>
       {props.children}
     </button>
   );

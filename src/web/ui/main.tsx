@@ -10,6 +10,7 @@ import { Feed } from './pages/feed.js';
 import { Chat } from './pages/chat.js';
 import { Peers } from './pages/peers.js';
 import { Settings } from './pages/settings.js';
+import { Updates } from './pages/updates.js';
 
 // The dashboard page: a login form until there is a session, then one page per concept,
 // chosen by the URL fragment (#/files). Later features add their page to PAGES (updates,
@@ -33,6 +34,7 @@ const PAGES: PageDef[] = [
   { path: 'feed', title: 'Feed', view: (p) => <Feed {...p} /> },
   { path: 'chat', title: 'Chat', view: (p) => <Chat {...p} /> },
   { path: 'peers', title: 'Peers', view: (p) => <Peers {...p} /> },
+  { path: 'updates', title: 'Updates', view: (p) => <Updates {...p} /> },
   { path: 'settings', title: 'Settings', view: (p) => <Settings {...p} /> },
 ];
 

@@ -41,3 +41,11 @@ export interface Settings {
   running: Record<string, unknown>;
   dashboard: { url: string | null; host: string; port: number };
 }
+
+export interface UpdateOffer { version: string; build_hash: string; from: string; signed_by: string; state: 'offered' | 'accepted' | 'installed' | 'bad'; reason?: string }
+
+export interface Updates { current: { version: string; build_hash: string | null }; supervised: boolean; offers: UpdateOffer[] }
+
+export interface NearbyCell { id: string; name: string; addresses: string[] }
+
+export interface WatchedFolder { root: string; state: string; added_at: number; files: number; gone: number; note: string | null; scan: unknown }

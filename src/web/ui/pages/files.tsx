@@ -112,6 +112,14 @@ function FileLine(props: { f: FileRow; names: Map<string, string>; peers: PeerVi
   const { f } = props;
   const tone = f.copies >= f.desired ? 'ok' : f.copies === 0 ? 'bad' : 'warn';
   const holders = f.holders.map((h) => props.names.get(h) ?? shortId(h)).join(', ');
+  const [error, setError] = useState<string>();
+  const remove = async () => {
+    // Every version of this one file (as `grove delete PATH`); it can be undeleted within delete.grace_s.
+    if (!confirm(`Delete ${f.name} (all ${f.versions} version${f.versions === 1 ? '' : 's'})? It stays in the trash for a while (grove undelete brings it back).`)) return;
+    setError(undefined);
+    await post('/api/files/delete', { path: f.path });
+    props.onChanged();
+  };
   return (
     <>
       <tr data-testid="file-row">
@@ -125,8 +133,10 @@ function FileLine(props: { f: FileRow; names: Map<string, string>; peers: PeerVi
           <a class="btn small" href={`/api/files/download?manifest=${f.manifest_hash}`} download={f.name} aria-label={`Download ${f.name}`}>Download</a>
           <button type="button" class="btn small quiet" aria-expanded={props.open === 'share'} onClick={() => props.setOpen(props.open === 'share' ? undefined : 'share')} aria-label={`Share ${f.name}`}>Share</button>
           <button type="button" class="btn small quiet" aria-expanded={props.open === 'history'} onClick={() => props.setOpen(props.open === 'history' ? undefined : 'history')} aria-label={`Versions of ${f.name}`}>History</button>
+          <Action kind="danger" small label={`Delete ${f.name}`} onRun={remove} onError={setError} testid="file-delete">Delete</Action>
         </td>
       </tr>
+      {error ? <tr class="detail"><td colSpan={7}><ErrorNote error={error} /></td></tr> : null}
       {props.open === 'share' ? <tr class="detail"><td colSpan={7}><SharePanel f={f} peers={props.peers} names={props.names} onChanged={props.onChanged} /></td></tr> : null}
       {props.open === 'history' ? <tr class="detail"><td colSpan={7}><History f={f} /></td></tr> : null}
     </>

@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { post } from '../api.js';
-import { Action, CopyButton, Empty, ErrorNote, Page, message } from '../components.js';
+import { get, post } from '../api.js';
+import { Action, CopyButton, Empty, ErrorNote, Page, message, useResource } from '../components.js';
 import { ago, percent, shortId } from '../format.js';
-import type { PeerView } from '../types.js';
+import type { NearbyCell, PeerView } from '../types.js';
 import type { PageProps } from '../main.js';
 
 export function Peers(props: PageProps) {
@@ -16,7 +16,26 @@ export function Peers(props: PageProps) {
       </div>
       {!props.peers.length ? <Empty title="No peers yet">Create an invite code here and enter it on another cell (or run <code>grove pair CODE</code> there). Paired cells keep copies of each other's encrypted chunks.</Empty> : null}
       {props.peers.map((p) => <PeerCard p={p} onError={setError} />)}
+      <Nearby />
     </Page>
+  );
+}
+
+// Cells seen on the local network (mDNS) that are not paired. Shown only: pairing still
+// takes an invite code, never a click here.
+function Nearby() {
+  const n = useResource(() => get<{ nearby: NearbyCell[]; enabled: boolean }>('/api/peers/nearby'), ['peers']);
+  if (!n.data?.nearby.length) return <ErrorNote error={n.error} />;
+  return (
+    <section class="card" aria-labelledby="nearby-title" data-testid="nearby">
+      <h2 id="nearby-title">Nearby on your network (not paired)</h2>
+      <p class="muted small">To pair with one, create an invite code above and enter it on that cell (or run <code>grove pair CODE</code> there). Names are chosen by those cells: check before you pair.</p>
+      <ul class="plain">
+        {n.data.nearby.map((c) => (
+          <li data-testid="nearby-cell"><b>{c.name}</b> <code title={c.id}>{shortId(c.id)}</code> <span class="muted small">{c.addresses.join(', ')}</span></li>
+        ))}
+      </ul>
+    </section>
   );
 }
 

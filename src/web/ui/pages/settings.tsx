@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { get, post } from '../api.js';
-import { ErrorNote, Page, message, useResource } from '../components.js';
-import type { Settings as SettingsData } from '../types.js';
+import { Action, Empty, ErrorNote, Page, message, useResource } from '../components.js';
+import type { Settings as SettingsData, WatchedFolder } from '../types.js';
 import type { PageProps } from '../main.js';
 
 // Settings saved to config.json (validated by the same parser as `grove config set`); the
@@ -26,6 +26,7 @@ export function Settings(_props: PageProps) {
           <p class="muted small">This dashboard is at {s.data.dashboard.url ?? 'an unknown address'} (configured: {s.data.dashboard.host}:{s.data.dashboard.port}; change <code>dashboard.host</code> and <code>dashboard.port</code> with <code>grove config set</code>).</p>
         </div>
       ) : null}
+      <Watched />
       <Password />
     </Page>
   );
@@ -100,5 +101,53 @@ function Password() {
       <button class="btn primary" type="submit" disabled={!current || !next}>Change password</button>
       <ErrorNote error={error} />
     </form>
+  );
+}
+
+// Watched folders (`grove watch DIR`, `grove unwatch DIR`): new and changed files in them are
+// added as they appear. The folder is a path on the cell's machine, not this browser's.
+function Watched() {
+  const w = useResource(() => get<{ folders: WatchedFolder[] }>('/api/watch'), ['settings']);
+  const [dir, setDir] = useState('');
+  const [error, setError] = useState<string>();
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await post('/api/watch', { dir: dir.trim() });
+      setDir('');
+      w.reload();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <div class="card" data-testid="watched">
+      <h2>Watched folders</h2>
+      <ErrorNote error={w.error} onRetry={w.reload} />
+      {w.data && !w.data.folders.length ? <Empty title="No watched folder">Files put in a watched folder are added to Grove as they appear.</Empty> : null}
+      {w.data?.folders.length ? (
+        <ul class="plain">
+          {w.data.folders.map((f) => (
+            <li data-testid="watched-folder">
+              <code>{f.root}</code> <span class={`pill small ${f.state === 'watching' ? 'ok' : f.state === 'paused' ? 'warn' : ''}`}>{f.state}</span>
+              <span class="muted small"> {f.files} files{f.gone ? `, ${f.gone} gone at source` : ''}{f.note ? ` · ${f.note}` : ''}</span>{' '}
+              <Action kind="quiet" small label={`Stop watching ${f.root}`} onError={setError} onRun={async () => {
+                await post('/api/watch/remove', { dir: f.root });
+                w.reload();
+              }}>Stop watching</Action>
+            </li>
+          ))}
+        </ul>
+      ) : null}
+      <form class="field" onSubmit={add}>
+        <label for="watch-dir">Folder on the cell’s machine (absolute path)</label>
+        <div class="row">
+          <input id="watch-dir" type="text" placeholder="/home/me/Photos" value={dir} onInput={(e) => setDir((e.target as HTMLInputElement).value)} data-testid="watch-dir" />
+          <button class="btn" type="submit" disabled={!dir.trim()}>Watch</button>
+        </div>
+      </form>
+      <ErrorNote error={error} />
+    </div>
   );
 }
