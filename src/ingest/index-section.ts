@@ -6,22 +6,14 @@ import { openManifest } from '../formats/manifest.js';
 import { fileKey } from '../crypto/kdf.js';
 import { isHash } from '../crypto/encoding.js';
 import { corrupt } from '../errors.js';
-import { listVersions, insertVersion, byManifest } from './files.js';
+import { listVersions, insertVersion, byManifest, type FileVersion } from './files.js';
 
 // The `files` section of the recovery index (docs/formats.md "Recovery index"): every
 // version of this cell's own files. Restoring fetches each manifest from a holder, opens it
 // with the file key (so a holder cannot forge one) and records the version.
 
-export interface IndexFile {
-  path: string;
-  name: string;
-  version: number;
-  size: number;
-  file_hash: string;
-  manifest_hash: string;
-  chunks: number;
-  added_at: number;
-}
+/** A version as the index keeps it: the `files` row without its local id. */
+export type IndexFile = Omit<FileVersion, 'id'>;
 
 export interface FilesSectionDeps {
   db: DB;

@@ -121,15 +121,20 @@ test('restore trusts the created_at sealed in the index, not a holder\'s pointer
   assert.equal(a!.cell.home.objects.has(staleHash), false, 'the stale index fetched to compare is not kept');
 });
 
+/** A valid grant from `a` to `b` for a manifest that does not exist. */
+function randomGrant(a: TestCell, b: TestCell) {
+  return createGrant({
+    identity: a.cell.home.keys.identity, creatorId: a.id, recipientId: b.id,
+    recipientX25519Raw: b.cell.home.keys.x25519.publicRaw, manifestHash: randomBytes(32).toString('hex'), fileKey: randomBytes(32),
+    filename: 'n.txt', fileType: 'text/plain', totalSize: 1, grantedAt: a.clock.now(),
+  });
+}
+
 test('dropped grants count toward the per-creator bound until they are old enough to purge', async (t) => {
   const [a, b] = await startCells(t, 2);
   await pairCells(a!, b!);
   const db = b!.cell.home.db;
-  const grant = () => createGrant({
-    identity: a!.cell.home.keys.identity, creatorId: a!.id, recipientId: b!.id,
-    recipientX25519Raw: b!.cell.home.keys.x25519.publicRaw, manifestHash: randomBytes(32).toString('hex'), fileKey: randomBytes(32),
-    filename: 'n.txt', fileType: 'text/plain', totalSize: 1, grantedAt: a!.clock.now(),
-  });
+  const grant = () => randomGrant(a!, b!);
   // What MAX share-unshare cycles leave behind.
   const ins = db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
     VALUES (?, ?, '{}', 'n.txt', 'text/plain', 1, ?, ?, ?, 0)`);
@@ -227,11 +232,7 @@ test('grants whose manifest never arrives are bounded per peer and expire', asyn
   const [a, b] = await startCells(t, 2);
   await pairCells(a!, b!);
   const db = b!.cell.home.db;
-  const grant = () => createGrant({
-    identity: a!.cell.home.keys.identity, creatorId: a!.id, recipientId: b!.id,
-    recipientX25519Raw: b!.cell.home.keys.x25519.publicRaw, manifestHash: randomBytes(32).toString('hex'), fileKey: randomBytes(32),
-    filename: 'n.txt', fileType: 'text/plain', totalSize: 1, grantedAt: a!.clock.now(),
-  });
+  const grant = () => randomGrant(a!, b!);
   // MAX_PENDING - 1 promises already waiting (as if sent earlier), then one more over the wire.
   const ins = db.prepare(`INSERT INTO received_grants(manifest_hash, creator, grant_json, filename, file_type, total_size, granted_at, received_at, dropped_at, indexed)
     VALUES (?, ?, '{}', 'n.txt', 'text/plain', 1, ?, ?, NULL, 0)`);
