@@ -59,10 +59,11 @@ import { fetchFromPeers } from './sync/repair.js';
 import { restoreShared } from './share/get.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
-// layer (client, server, registry, records), hands each feature the narrow components it
-// needs (`feature(init)(components)`), and runs the lifecycle: listen, start loops, stop
-// within a grace. Adding a feature is one folder plus one line in wire() below. Only the CLI
-// (src/cli/) imports this module.
+// layer (client, TLS server, registry, records), hands each feature the narrow components it
+// needs (`feature(init)(components)` for sharing, chat and sync; the later features take
+// their collaborators the same way, as plain objects), and runs the lifecycle: listen, start
+// services and loops, stop within a grace. Adding a feature is one folder plus its wiring
+// lines in the constructor. Only the CLI (src/cli/) imports this module.
 
 export type { CellStatus } from './daemon/status.js';
 
