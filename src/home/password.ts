@@ -11,15 +11,20 @@ export function hashPassword(password: string, iterations = MIN_ITERATIONS, salt
   return `pbkdf2_sha256$${iterations}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-export function verifyPassword(password: string, stored: string): boolean {
+/** The parts of a stored hash, or undefined when it is not one Grove wrote. */
+function parseStored(stored: string): { iterations: number; salt: Buffer; want: Buffer } | undefined {
   const parts = stored.trim().split('$');
-  if (parts.length !== 4 || parts[0] !== 'pbkdf2_sha256') return false;
+  if (parts.length !== 4 || parts[0] !== 'pbkdf2_sha256') return undefined;
   const iterations = Number(parts[1]);
-  if (!Number.isSafeInteger(iterations) || iterations < 1) return false;
-  const salt = Buffer.from(parts[2]!, 'base64');
-  const want = Buffer.from(parts[3]!, 'base64');
-  const got = pbkdf2Sync(password, salt, iterations, want.length, 'sha256');
-  return want.length === got.length && timingSafeEqual(want, got);
+  if (!Number.isSafeInteger(iterations) || iterations < 1) return undefined;
+  return { iterations, salt: Buffer.from(parts[2]!, 'base64'), want: Buffer.from(parts[3]!, 'base64') };
+}
+
+export function verifyPassword(password: string, stored: string): boolean {
+  const p = parseStored(stored);
+  if (!p) return false;
+  const got = pbkdf2Sync(password, p.salt, p.iterations, p.want.length, 'sha256');
+  return p.want.length === got.length && timingSafeEqual(p.want, got);
 }
 
 export function writePassword(path: string, password: string, iterations = MIN_ITERATIONS): void {
@@ -39,12 +44,8 @@ export function randomPassword(): string {
 
 /** verifyPassword without blocking the event loop (the dashboard's login: PBKDF2 runs in libuv's pool). */
 export async function verifyPasswordAsync(password: string, stored: string): Promise<boolean> {
-  const parts = stored.trim().split('$');
-  if (parts.length !== 4 || parts[0] !== 'pbkdf2_sha256') return false;
-  const iterations = Number(parts[1]);
-  if (!Number.isSafeInteger(iterations) || iterations < 1) return false;
-  const salt = Buffer.from(parts[2]!, 'base64');
-  const want = Buffer.from(parts[3]!, 'base64');
-  const got = await new Promise<Buffer>((resolve, reject) => pbkdf2(password, salt, iterations, want.length, 'sha256', (e, k) => (e ? reject(e) : resolve(k))));
-  return want.length === got.length && timingSafeEqual(want, got);
+  const p = parseStored(stored);
+  if (!p) return false;
+  const got = await new Promise<Buffer>((resolve, reject) => pbkdf2(password, p.salt, p.iterations, p.want.length, 'sha256', (e, k) => (e ? reject(e) : resolve(k))));
+  return p.want.length === got.length && timingSafeEqual(p.want, got);
 }
