@@ -56,8 +56,8 @@ export function verifyHello(id: string, sig: string, relayUrl: string, nonce: st
 
 const B64URL = /^[A-Za-z0-9_-]{1,200}$/;
 
-/** Parses a client's hello; undefined when malformed (the relay closes with BAD_MESSAGE). */
-export function parseHello(raw: string): ClientHello | undefined {
+/** A control message's JSON object, bounded in size; undefined when it is not one. */
+function controlObject(raw: string): Record<string, unknown> | undefined {
   if (raw.length > MAX_CONTROL_MESSAGE) return undefined;
   let v: unknown;
   try {
@@ -65,8 +65,13 @@ export function parseHello(raw: string): ClientHello | undefined {
   } catch {
     return undefined;
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const m = v as Record<string, unknown>;
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+/** Parses a client's hello; undefined when malformed (the relay closes with BAD_MESSAGE). */
+export function parseHello(raw: string): ClientHello | undefined {
+  const m = controlObject(raw);
+  if (!m) return undefined;
   const token = m.token === undefined ? undefined : typeof m.token === 'string' && m.token.length <= 200 ? m.token : null;
   if (token === null) return undefined;
   const tok = token === undefined ? {} : { token };
@@ -78,15 +83,8 @@ export function parseHello(raw: string): ClientHello | undefined {
 
 /** Parses a relay's control message (the cell side); undefined when malformed. */
 export function parseRelayMessage(raw: string): RelayMessage | undefined {
-  if (raw.length > MAX_CONTROL_MESSAGE) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  if (!v || typeof v !== 'object') return undefined;
-  const m = v as Record<string, unknown>;
+  const m = controlObject(raw);
+  if (!m) return undefined;
   if (m.t === 'challenge' && typeof m.nonce === 'string' && B64URL.test(m.nonce)) return { t: 'challenge', nonce: m.nonce };
   if (m.t === 'ok') return { t: 'ok' };
   if (m.t === 'incoming' && typeof m.sid === 'string' && B64URL.test(m.sid) && isCellId(m.from)) return { t: 'incoming', sid: m.sid, from: m.from };
