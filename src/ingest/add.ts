@@ -13,6 +13,7 @@ import type { SealPool } from './pool.js';
 import { Limiter, TaskWindow, type ChunkBuffers } from './buffers.js';
 import { readFully } from './read.js';
 import { latestVersion, chunksOf, insertVersion, type FileVersion } from './files.js';
+import { recordSourceStat, statOf, trustworthy, unchangedManifest, type SourceStat } from './source-stats.js';
 
 // `grove add` for one file (docs/design.md §2), streaming in two passes:
 //   1. read the file, hashing it in a worker       -> file_hash, file_key
@@ -23,12 +24,20 @@ import { latestVersion, chunksOf, insertVersion, type FileVersion } from './file
 // then one fsync per shard directory) before the manifest object, the manifest durable
 // before the database rows, and all rows of a version in one transaction. A crash at any
 // point leaves at worst unreferenced objects, which the next add of the file reuses.
+// A path whose stat (size, mtime, ctime, inode, device) matches the one recorded with its
+// latest version is unchanged without reading it (source-stats.ts). Many small files go
+// through `addMany` (group.ts) instead: one durability barrier and one transaction per batch.
 
 export interface IngestContext {
   home: Home;
   pool: SealPool;
   /** Milliseconds since the epoch (manifest synced_at, added_at). */
   now?: () => number;
+  /**
+   * The kernel's wall clock in epoch nanoseconds, compared with file times to decide whether
+   * a stat may be trusted next time (source-stats.ts). Default: `Date.now()`; tests move it.
+   */
+  fileClockNs?: () => bigint;
   signal?: AbortSignal;
   /** Bytes done: 'hash' in the first pass, 'store' in the second (or skipped as unchanged). */
   onProgress?: (phase: 'hash' | 'store', bytes: number) => void;
@@ -81,25 +90,58 @@ export async function addFile(ctx: IngestContext, path: string, opts: AddOptions
   try {
     const st = await fh.stat({ bigint: true });
     if (!st.isFile()) throw badInput(`${path}: not a regular file`);
-    return await addOpenFile(ctx, fh, st, opts.sourcePath ?? path);
+    // The stat index speaks of the file at `path`: a file read from elsewhere (an upload's
+    // temp file) under another name neither uses nor feeds it.
+    const tracked = opts.sourcePath === undefined || opts.sourcePath === path;
+    const sourcePath = opts.sourcePath ?? path;
+    const known = tracked ? unchangedVersion(ctx.home, sourcePath, statOf(st)) : undefined;
+    if (known) {
+      ctx.onProgress?.('hash', known.size);
+      ctx.onProgress?.('store', known.size);
+      return resultOf(known, 0, true);
+    }
+    return await addOpenFile(ctx, fh, st, sourcePath, tracked);
   } finally {
     await fh.close().catch(() => {});
   }
 }
 
-async function addOpenFile(ctx: IngestContext, fh: FileHandle, before: BigIntStats, sourcePath: string): Promise<AddResult> {
+/**
+ * The latest version of `path`, when the stat recorded with it still matches `st` and its
+ * objects are all here: the file is unchanged and need not be read.
+ */
+export function unchangedVersion(home: Home, path: string, st: SourceStat): FileVersion | undefined {
+  const manifest = unchangedManifest(home.db, path, st);
+  if (manifest === undefined) return undefined;
+  const latest = latestVersion(home.db, path);
+  if (!latest || latest.manifest_hash !== manifest || !allObjectsPresent(home, latest)) return undefined;
+  return latest;
+}
+
+/** The stat to record for a file read from `readAtNs` on, if it may be trusted next time. */
+export function statToRecord(tracked: boolean, st: BigIntStats, readAtNs: bigint): SourceStat | undefined {
+  return tracked && trustworthy(st, readAtNs) ? statOf(st) : undefined;
+}
+
+/** Now on the clock file times come from (the kernel's, not the cell's), in epoch nanoseconds. */
+export function wallNs(ctx: IngestContext): bigint {
+  return ctx.fileClockNs?.() ?? BigInt(Date.now()) * 1_000_000n;
+}
+
+async function addOpenFile(ctx: IngestContext, fh: FileHandle, before: BigIntStats, sourcePath: string, tracked: boolean): Promise<AddResult> {
   const own = ctx.buffers ? undefined : ingestBuffers(ctx.pool);
   try {
-    return await addWithBuffers(ctx, (ctx.buffers ?? own)!, fh, before, sourcePath);
+    return await addWithBuffers(ctx, (ctx.buffers ?? own)!, fh, before, sourcePath, tracked);
   } finally {
     if (own) ctx.pool.dispose(own.plain, own.sealed);
   }
 }
 
-async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandle, before: BigIntStats, sourcePath: string): Promise<AddResult> {
+async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: FileHandle, before: BigIntStats, sourcePath: string, tracked: boolean): Promise<AddResult> {
   const { home } = ctx;
   const { db, objects, keys } = home;
   const now = ctx.now ?? Date.now;
+  const readAt = wallNs(ctx);
   const { digest: fileHash, size } = await hashPass(ctx, buffers, fh);
   const fileHashHex = fileHash.toString('hex');
   const name = basename(sourcePath);
@@ -107,15 +149,22 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
   const latest = latestVersion(db, sourcePath);
   const same = latest !== undefined && latest.file_hash === fileHashHex && latest.size === size;
   if (same && allObjectsPresent(home, latest)) {
+    const after = await fh.stat({ bigint: true });
+    if (!changed(before, after)) {
+      const st = statToRecord(tracked, after, readAt);
+      if (st) db.transaction(() => recordSourceStat(db, sourcePath, latest.manifest_hash, st))();
+    }
     ctx.onProgress?.('store', size);
     return resultOf(latest, 0, true);
   }
 
   const key = fileKey(keys.master, fileHash);
   const sealed = await sealPass(ctx, buffers, fh, key, fileHash, size);
-  if (changed(before, await fh.stat({ bigint: true }))) {
+  const after = await fh.stat({ bigint: true });
+  if (changed(before, after)) {
     throw new GroveError('CONFLICT', 'the file changed while it was being added; try again');
   }
+  const stat = statToRecord(tracked, after, readAt);
   await objects.syncDirs(sealed.chunks.map((c) => c.hash));
 
   // `same` here means the content is the latest version but some object went missing:
@@ -153,6 +202,7 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
         { hash: manifestHash, size: manifestBytes.length, kind: 'manifest', owner: keys.cellId },
       ], now());
       if (!same) insertVersion(db, row, sealed.chunks);
+      if (tracked) recordSourceStat(db, sourcePath, manifestHash, stat);
       return true;
     }).immediate();
     if (committed) return resultOf(row, sealed.newChunks, same);
@@ -168,18 +218,18 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
  * pass 2 instead would cost a third SHA-256 of the file on the critical path. A writer that
  * hid its tracks would still not get wrong bytes out: `get` checks the SHA-256 of the result.
  */
-function changed(a: BigIntStats, b: BigIntStats): boolean {
+export function changed(a: BigIntStats, b: BigIntStats): boolean {
   return a.size !== b.size || a.mtimeNs !== b.mtimeNs || a.ctimeNs !== b.ctimeNs || a.ino !== b.ino || a.dev !== b.dev;
 }
 
-function resultOf(v: Omit<FileVersion, 'id'>, newChunks: number, unchanged: boolean): AddResult {
+export function resultOf(v: Omit<FileVersion, 'id'>, newChunks: number, unchanged: boolean): AddResult {
   return {
     path: v.path, name: v.name, size: v.size, file_hash: v.file_hash, manifest_hash: v.manifest_hash,
     version: v.version, chunks: v.chunks, new_chunks: newChunks, unchanged,
   };
 }
 
-function allObjectsPresent(home: Home, v: FileVersion): boolean {
+export function allObjectsPresent(home: Home, v: FileVersion): boolean {
   if (!home.objects.has(v.manifest_hash)) return false;
   return chunksOf(home.db, v.manifest_hash).every((c) => home.objects.has(c.hash));
 }

@@ -364,4 +364,21 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 46,
+    name: 'source-stats',
+    sql: `
+      -- What each added path looked like when its latest version was recorded (src/ingest,
+      -- docs/design.md §2): a re-add whose stat matches reads no file contents.
+      CREATE TABLE source_stats (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ctime_ns TEXT NOT NULL,
+        ino TEXT NOT NULL,
+        dev TEXT NOT NULL,
+        manifest_hash TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, readFile, readdir } from 'node:fs/promises';
+import { writeFile, readFile, readdir, mkdir } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -77,6 +77,54 @@ for (const killAfter of [1, 5, 11, CHUNKS, CHUNKS + 1]) {
     const get = await runGrove(root, ['get', 'big.bin', '-o', out]);
     assert.equal(get.code, 0, get.stderr);
     assert.ok((await readFile(out)).equals(data), 'identical bytes');
+    const verify = await runGrove(root, ['--json', 'verify']);
+    assert.equal(verify.code, 0, verify.stdout);
+  });
+}
+
+// The same for many small files, which are group-committed (src/ingest/group.ts): 300 files
+// of 16 KiB make a first batch of 256 files (512 objects: a chunk and a manifest each) and a
+// second of 44. Kill points: inside the first barrier, right after its last rename (before
+// its transaction), and inside the second barrier (the first batch is committed by then).
+const SMALL_FILES = 300;
+for (const killAfter of [1, 200, 512, 530]) {
+  test(`SIGKILL after ${killAfter} object(s) of a group-committed add leaves a consistent home`, async (t) => {
+    const dir = await tempDir(t);
+    const root = join(dir, 'home');
+    assert.equal((await runGrove(root, ['init'], { env: { GROVE_DASHBOARD_PASSWORD: 'test-password' } })).code, 0);
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    const contents = new Map<string, Buffer>();
+    for (let i = 0; i < SMALL_FILES; i++) {
+      const name = `f${String(i).padStart(3, '0')}.bin`;
+      const data = streamBytes(`small-${killAfter}-${i}`, 16 * 1024);
+      contents.set(name, data);
+      await writeFile(join(tree, name), data);
+    }
+    const chunksDir = homePaths(root).chunks;
+    const child = spawn(process.execPath, [GROVE_BIN, '--home', root, 'add', tree], {
+      stdio: 'ignore', env: { ...process.env, GROVE_FAULT_KILL_AFTER_OBJECTS: String(killAfter) },
+    });
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, sig) => resolve(sig)));
+    assert.equal(signal, 'SIGKILL', 'the add was killed mid-way, not finished');
+    const rows = fileRows(root);
+    assert.equal(rows, killAfter > 512 ? 256 : 0, 'only whole batches are committed');
+    assert.deepEqual(await tornObjects(chunksDir), [], 'no torn object');
+    const onDisk = new Set(await objectFiles(chunksDir));
+    assert.deepEqual(danglingReferences(root, onDisk), [], 'no row names a missing object');
+
+    const again = await runGrove(root, ['--json', 'add', tree]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(await tempFiles(chunksDir), 0, 'leftover temp files are swept');
+    const added = JSON.parse(again.stdout) as { files: { name: string; version: number }[] };
+    assert.equal(added.files.length, SMALL_FILES);
+    assert.ok(added.files.every((f) => f.version === 1), 'one version per file');
+    for (const name of ['f000.bin', 'f255.bin', 'f256.bin', 'f299.bin']) {
+      const out = join(dir, `restored-${name}`);
+      const get = await runGrove(root, ['get', join(tree, name), '-o', out]);
+      assert.equal(get.code, 0, get.stderr);
+      assert.ok((await readFile(out)).equals(contents.get(name)!), `identical bytes of ${name}`);
+    }
     const verify = await runGrove(root, ['--json', 'verify']);
     assert.equal(verify.code, 0, verify.stdout);
   });

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { basename } from 'node:path';
 import { emit, fail, formatBytes, wantsJson, withHome } from '../context.js';
 import { byteProgress, progressEnabled } from '../progress.js';
 import { onInterrupt } from '../interrupt.js';
 import { walkInputs } from '../../ingest/walk.js';
-import { addFile, ingestBuffers, type AddResult } from '../../ingest/add.js';
+import { ingestBuffers, type AddResult } from '../../ingest/add.js';
+import { addMany } from '../../ingest/group.js';
 import { SealPool } from '../../ingest/pool.js';
 import type { Home } from '../../home/home.js';
 import { GroveError, describeError } from '../../errors.js';
@@ -30,17 +30,19 @@ export function registerAdd(program: Command): void {
         const pool = new SealPool();
         const buffers = ingestBuffers(pool);
         const late: { path: string; error: string }[] = [];
+        // Results come as batches commit; they are shown in the order the files were listed.
+        const order = new Map(walked.files.map((f, i) => [f.path, i]));
         try {
-          for (const f of walked.files) {
-            bar.label(basename(f.path));
-            try {
-              // Each pass reports its bytes; half of each is one byte of the file done.
-              results.push(await addFile({ home, pool, buffers, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, f.path));
-            } catch (e) {
-              if (interrupt.signal.aborted) throw interrupt.signal.reason;
-              late.push({ path: f.path, error: describeError(e).replace(`: ${f.path}`, '') });
-            }
-          }
+          // Each pass reports its bytes; half of each is one byte of the file done.
+          await addMany({ home, pool, buffers, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, walked.files, {
+            onResult: (r) => {
+              results.push(r);
+              bar.label(r.name);
+            },
+            onError: (path, e) => late.push({ path, error: describeError(e).replace(`: ${path}`, '') }),
+          });
+          results.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
+          late.sort((a, b) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0));
         } finally {
           bar.stop();
           interrupt.dispose();
