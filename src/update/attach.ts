@@ -33,6 +33,7 @@ export function attachUpdates(w: UpdateWiring): UpdateService & { onExitRequest(
     client: w.client,
     requestExit: (code) => exitListener?.(code),
   });
+  service.pruneBundles();
   registerBuildRoutes(w.app, service);
   w.control.register('update-list', () => service.list());
   w.control.register('update-import', (p, { signal }) => {

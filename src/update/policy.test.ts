@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeManifest, type UpdateFacts } from './policy.js';
+import { bundlesToDrop, judgeManifest, type UpdateFacts } from './policy.js';
+import { parseVersion } from './version.js';
 import { buildTimeFor, type ReleaseManifest } from './manifest.js';
 
 const KEY = 'a'.repeat(52);
@@ -38,4 +39,24 @@ test('each rule refuses with its own reason', () => {
   assert.equal(reason({ version: '1.2.3' }), 'replay');
   assert.equal(reason({ version: '2.0.0' }), 'major');
   assert.equal(judgeManifest(manifest({ version: '2.0.0' }), { ...facts, allowMajor: true }).ok, true);
+});
+
+test('retention keeps the running, the accepted and the newest offered bundles only', () => {
+  const v = (s: string) => parseVersion(s)!;
+  const h = (c: string) => c.repeat(64);
+  const builds = [
+    { hash: h('1'), version: v('1.0.0'), state: 'installed' as const },
+    { hash: h('2'), version: v('1.1.0'), state: 'installed' as const },
+    { hash: h('3'), version: v('1.2.0'), state: 'bad' as const },
+    { hash: h('4'), version: v('1.3.0'), state: 'offered' as const },
+    { hash: h('5'), version: v('1.4.0'), state: 'offered' as const },
+    { hash: h('6'), version: v('1.5.0'), state: 'offered' as const },
+    { hash: h('7'), version: v('1.0.5'), state: 'offered' as const },
+  ];
+  assert.deepEqual(bundlesToDrop(builds, { hash: h('2'), version: v('1.1.0') }, null), [h('1'), h('3'), h('4'), h('7')]);
+  // An accepted build waiting for the watchdog is kept even when older offers would go.
+  const accepted = builds.map((b) => (b.hash === h('4') ? { ...b, state: 'accepted' as const } : b));
+  assert.deepEqual(bundlesToDrop(accepted, { hash: h('2'), version: v('1.1.0') }, h('4')), [h('1'), h('3'), h('7')]);
+  // A tree not installed from a bundle (a checkout) has no hash: only the version counts.
+  assert.deepEqual(bundlesToDrop(builds, { version: v('1.4.0') }, null), [h('1'), h('2'), h('3'), h('4'), h('5'), h('7')]);
 });

@@ -1,5 +1,5 @@
 import type { ReleaseManifest } from './manifest.js';
-import { compareVersions, parseVersion } from './version.js';
+import { compareVersions, parseVersion, type Version } from './version.js';
 
 // Whether a verified-signature manifest may be offered, imported or accepted here
 // (docs/updates.md "Trust and anti-rollback"). Pure: every fact comes in as plain data.
@@ -47,4 +47,30 @@ export function judgeManifest(m: ReleaseManifest, f: UpdateFacts): Verdict {
   if (highest && compareVersions(v, highest) <= 0) return no('replay', `build ${m.version} is not newer than ${f.highestAccepted}, the highest ever accepted here`);
   if (running && v.major > running.major && !f.allowMajor) return no('major', `build ${m.version} crosses a major version from ${f.running} (accept with --allow-major)`);
   return { ok: true };
+}
+
+/** Offered builds newer than the running one whose bundles are kept (the newest ones). */
+export const KEEP_OFFERED_BUNDLES = 2;
+
+/**
+ * Which held bundles may be deleted (retention): a cell keeps the bundle of the build it
+ * runs (peers fetch the update from it), the one accepted and waiting for the watchdog, and
+ * the newest few offers above the running version; everything else (older or bad builds,
+ * superseded offers) only takes disk. The records stay in the state for anti-rollback.
+ */
+export function bundlesToDrop(
+  builds: { hash: string; version: Version; state: 'offered' | 'accepted' | 'installed' | 'bad' }[],
+  running: { hash?: string; version: Version },
+  pending: string | null,
+): string[] {
+  const keep = new Set<string>();
+  if (running.hash) keep.add(running.hash);
+  if (pending) keep.add(pending);
+  for (const b of builds) if (b.state === 'accepted') keep.add(b.hash);
+  builds
+    .filter((b) => b.state === 'offered' && compareVersions(b.version, running.version) > 0)
+    .sort((a, b) => compareVersions(b.version, a.version))
+    .slice(0, KEEP_OFFERED_BUNDLES)
+    .forEach((b) => keep.add(b.hash));
+  return builds.filter((b) => !keep.has(b.hash)).map((b) => b.hash).sort();
 }

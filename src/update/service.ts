@@ -9,7 +9,7 @@ import { tempPathFor, fsyncDirSync } from '../home/atomic.js';
 import { isHash } from '../crypto/encoding.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type ReleaseManifest } from './manifest.js';
 import { HEADER_BYTES } from './bundle.js';
-import type { UpdateFacts } from './policy.js';
+import { bundlesToDrop, type UpdateFacts } from './policy.js';
 import { checkManifest, expectSameManifest, refuse, verifyBundle } from './verify.js';
 import { updatePaths, bundlePath, type UpdatePaths } from './layout.js';
 import { readState, updateState, type HeldBuild, type UpdateState } from './state.js';
@@ -101,7 +101,30 @@ export class UpdateService {
     const held: HeldBuild = { manifest: m, file_sha256: fileSha256, from, state: 'offered', received_at: this.deps.clock() };
     updateState(this.paths, (s) => { s.builds[m.build_hash] = held; });
     this.deps.log.info({ version: m.version, build_hash: m.build_hash, from }, 'update offered');
+    this.pruneBundles();
     return view(m.build_hash, held);
+  }
+
+  /**
+   * Deletes the bundles the retention policy no longer keeps (policy.ts `bundlesToDrop`);
+   * their records stay. Runs when the cell starts and after each new offer. Returns the
+   * build hashes whose bundles went.
+   */
+  pruneBundles(): string[] {
+    const s = readState(this.paths);
+    const running = { hash: this.deps.running.build_hash ?? undefined, version: parseVersion(this.deps.running.version)! };
+    const builds = Object.entries(s.builds).map(([hash, b]) => ({ hash, version: parseVersion(b.manifest.version)!, state: b.state }));
+    const dropped: string[] = [];
+    for (const hash of bundlesToDrop(builds, running, s.pending)) {
+      try {
+        unlinkSync(bundlePath(this.paths, hash));
+        dropped.push(hash);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ build_hash: hash, err: describeError(e) }, 'could not delete an old update bundle');
+      }
+    }
+    if (dropped.length) this.deps.log.info({ dropped }, 'old update bundles deleted');
+    return dropped;
   }
 
   list(): { current: RunningBuild; supervised: boolean; offers: OfferView[] } {
