@@ -94,7 +94,9 @@ class Samples {
   async take(key: string, fn: () => Promise<Measured>): Promise<void> {
     if (!this.values.has(key)) this.values.set(key, []);
     try {
-      this.values.get(key)!.push(await fn());
+      const m = await fn();
+      this.values.get(key)!.push(m);
+      log(`  ${key}: ${m.seconds.toFixed(3)} s${m.rss ? `, peak RSS ${(m.rss / 1e6).toFixed(0)} MB` : ''}`);
     } catch (e) {
       const msg = e instanceof TimeoutError ? `timed out: ${e.message}` : e instanceof Error ? e.message : String(e);
       log(`  ${key}: ${msg}`);
@@ -320,6 +322,7 @@ async function groveSync(reaper: Reaper, work: string, d: Data): Promise<SyncFig
       const errors = (JSON.parse(sync.stdout || '{}') as { errors?: unknown[] }).errors ?? [];
       log(`  grove: B misses ${missing} of ${expected.length} objects after round ${rounds}${errors.length ? ` (errors: ${JSON.stringify(errors).slice(0, 300)})` : ''}; another round`);
     }
+    log(`  grove: add ${add.seconds.toFixed(3)} s, then ${rounds} sync round(s) ${(seconds - add.seconds).toFixed(3)} s`);
     return {
       seconds, addSeconds: add.seconds, rounds, rssA: a.peakRss(), rssB: b.peakRss(),
       ...(add.rss ? { rssAdd: add.rss } : {}), ...(rssSync ? { rssSync } : {}),
@@ -411,6 +414,9 @@ async function syncSection(reaper: Reaper, work: string, args: Args, haveSyncthi
 
 // --- start-up ------------------------------------------------------------------------------
 
+/** Start-up takes well under a second: more samples for the same confidence. */
+const startupRuns = (runs: number) => runs * 5;
+
 async function startupSection(reaper: Reaper, work: string, args: Args, s: Samples): Promise<Row[]> {
   const home = join(reaper.tempDir('startup-', work), 'home');
   initBenchHome(home, 'startup');
@@ -423,7 +429,7 @@ async function startupSection(reaper: Reaper, work: string, args: Args, s: Sampl
       ['startup/status', [GROVE, '--home', home, 'status']],
     ];
     for (const [, argv] of steps) await measure(process.execPath, argv, opts); // warm the file cache
-    const runs = Math.max(5, args.runs * 5);
+    const runs = startupRuns(args.runs);
     await rotate(runs, 'start-up', steps.map(([key, argv]) => () => s.take(key, () => measure(process.execPath, argv, opts))));
     const n = runs;
     const nodeWhy = s.why('startup/node');
@@ -496,7 +502,7 @@ async function main(): Promise<void> {
     `machine: ${formatMachine(before)}`,
     `load average after: ${after.load.map((x) => x.toFixed(2)).join(' ')}; ${report.minutes} min`,
     `references: ${Object.values(versions).join(', ') || 'none'}`,
-    `median of ${args.runs} run(s)${args.quick ? ' (--quick sizes)' : ''}, tools interleaved in rotating order, page cache primed before each measured step`,
+    `median of ${args.runs} run(s) (start-up: ${startupRuns(args.runs)})${args.quick ? ', --quick sizes' : ''}; tools interleaved in rotating order, page cache primed before each measured step`,
     'ratio: reference time / grove time (higher is better); for start-up, grove time / node time (lower is better)',
     '',
     formatTable(rows),
@@ -507,5 +513,5 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exitCode = 1;
+  process.exit(1); // the reaper kills what is left on the way out
 });
