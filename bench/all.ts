@@ -110,9 +110,9 @@ class Samples {
     return s.length === runs && !this.errors.has(key) ? median(s.map((x) => x.seconds)) : undefined;
   }
 
-  /** Highest peak RSS over the runs. */
-  rss(key: string): number | undefined {
-    const r = (this.values.get(key) ?? []).map((x) => x.rss).filter((x): x is number => x !== undefined);
+  /** Highest value of a figure over the runs (peak RSS by default). */
+  peak(key: string, field = 'rss'): number | undefined {
+    const r = (this.values.get(key) ?? []).map((x) => (x as unknown as Record<string, unknown>)[field]).filter((x): x is number => typeof x === 'number');
     return r.length ? Math.max(...r) : undefined;
   }
 
@@ -384,20 +384,11 @@ async function syncSection(reaper: Reaper, work: string, args: Args, haveSyncthi
     const d = reuse ? { path: join(work, 'add-small'), files: readdirSync(join(work, 'add-small')).sort().map((f) => join(work, 'add-small', f)), w, bytes: w.count * w.size }
       : await makeTree(join(work, key), w);
     settle();
-    const extra = new Map<string, SyncFigures[]>();
-    const take = (k: string, fn: () => Promise<SyncFigures>) => s.take(k, async () => {
-      const f = await fn();
-      extra.set(k, [...(extra.get(k) ?? []), f]);
-      return f;
-    });
     await rotate(args.runs, `sync ${name}`, [
-      () => take(`${key}/grove`, () => groveSync(reaper, work, d)),
-      ...(haveSyncthing ? [() => take(`${key}/syncthing`, () => syncthingSync(reaper, work, d))] : []),
+      () => s.take(`${key}/grove`, () => groveSync(reaper, work, d)),
+      ...(haveSyncthing ? [() => s.take(`${key}/syncthing`, () => syncthingSync(reaper, work, d))] : []),
     ]);
-    const peak = (k: string, f: keyof SyncFigures) => {
-      const xs = (extra.get(k) ?? []).map((x) => x[f]).filter((x): x is number => typeof x === 'number');
-      return xs.length ? Math.max(...xs) : undefined;
-    };
+    const peak = (k: string, f: keyof SyncFigures) => s.peak(k, f);
     rows.push(speedRow(`sync ${name}`, s.seconds(`${key}/grove`, args.runs), 'syncthing', s.seconds(`${key}/syncthing`, args.runs), target,
       { grove: s.why(`${key}/grove`), ref: noSt ?? s.why(`${key}/syncthing`) }));
     const gWhy = s.why(`${key}/grove`);
@@ -436,8 +427,8 @@ async function startupSection(reaper: Reaper, work: string, args: Args, s: Sampl
     return [
       startupRow('start-up grove id', s.seconds('startup/id', n), 'node -e 0', s.seconds('startup/node', n), 2.5, { grove: s.why('startup/id'), ref: nodeWhy }),
       startupRow('start-up grove status', s.seconds('startup/status', n), 'node -e 0', s.seconds('startup/node', n), 2.5, { grove: s.why('startup/status'), ref: nodeWhy }),
-      rssRow('peak RSS grove id', s.rss('startup/id'), 'node -e 0', s.rss('startup/node'), RSS_LIMIT_MB, s.why('startup/id')),
-      rssRow('peak RSS grove status', s.rss('startup/status'), 'node -e 0', s.rss('startup/node'), RSS_LIMIT_MB, s.why('startup/status')),
+      rssRow('peak RSS grove id', s.peak('startup/id'), 'node -e 0', s.peak('startup/node'), RSS_LIMIT_MB, s.why('startup/id')),
+      rssRow('peak RSS grove status', s.peak('startup/status'), 'node -e 0', s.peak('startup/node'), RSS_LIMIT_MB, s.why('startup/status')),
     ];
   } finally {
     await cell.stop();
@@ -468,8 +459,8 @@ async function main(): Promise<void> {
       rows.push(...await addSection(reaper, work, args, haveRestic, s));
       const z = sizes(args.quick);
       rssAdd.push(
-        rssRow(`peak RSS grove add ${describeData(z.addSmall.count, z.addSmall.size)}`, s.rss('add-small/grove'), 'restic', s.rss('add-small/restic'), RSS_LIMIT_MB, s.why('add-small/grove')),
-        rssRow(`peak RSS grove add ${describeData(1, z.addBig.size)}`, s.rss('add-big/grove'), 'restic', s.rss('add-big/restic'), RSS_LIMIT_MB, s.why('add-big/grove')),
+        rssRow(`peak RSS grove add ${describeData(z.addSmall.count, z.addSmall.size)}`, s.peak('add-small/grove'), 'restic', s.peak('add-small/restic'), RSS_LIMIT_MB, s.why('add-small/grove')),
+        rssRow(`peak RSS grove add ${describeData(1, z.addBig.size)}`, s.peak('add-big/grove'), 'restic', s.peak('add-big/restic'), RSS_LIMIT_MB, s.why('add-big/grove')),
       );
     }
     let syncRows: Row[] = [];

@@ -40,7 +40,7 @@ export class TimeoutError extends Error {}
  */
 export class Reaper {
   private readonly children = new Set<ChildProcess>();
-  private readonly dirs = new Set<string>();
+  private readonly paths = new Set<string>();
   private installed = false;
 
   install(): this {
@@ -69,20 +69,20 @@ export class Reaper {
   tempDir(prefix: string, parent = tmpdir()): string {
     mkdirSync(parent, { recursive: true });
     const dir = mkdtempSync(join(parent, prefix));
-    this.dirs.add(dir);
+    this.paths.add(dir);
     return dir;
   }
 
   /** Removes `path` at exit unless `remove` has removed it before. */
   track(path: string): string {
-    this.dirs.add(path);
+    this.paths.add(path);
     return path;
   }
 
   /** Removes a directory or file now (and forgets it). */
   async remove(path: string): Promise<void> {
     await rm(path, { recursive: true, force: true });
-    this.dirs.delete(path);
+    this.paths.delete(path);
   }
 
   /** Kills one tracked child's process group. */
@@ -93,12 +93,12 @@ export class Reaper {
   cleanup(): void {
     for (const c of this.children) killGroup(c, 'SIGKILL');
     this.children.clear();
-    for (const d of this.dirs) {
+    for (const d of this.paths) {
       try {
         rmSync(d, { recursive: true, force: true });
       } catch { /* best effort at exit */ }
     }
-    this.dirs.clear();
+    this.paths.clear();
   }
 }
 
