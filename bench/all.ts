@@ -81,7 +81,7 @@ function parseArgs(argv: string[]): Args {
 
 /** A deadline for one measured step: generous, but a stuck tool cannot hold the bench forever. */
 function deadlineMs(w: Workload): number {
-  return 120_000 + (w.count * w.size) / 5e6 * 1000 + w.count * 100;
+  return 120_000 + (w.count * w.size) / 5e6 * 1000 + w.count * 250;
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
