@@ -7,14 +7,12 @@
 // the runs, interleaved in a rotating order so that background noise hits all tools alike. Targets:
 // add >= 2.0x restic and >= 0.8x dd, get >= 0.8x dd, peak RSS <= 150 MB.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, readFile } from 'node:fs/promises';
-import { randomFill } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
+import { GROVE, ensureDebianTool, measure, median, parseSize, prime, run, settle, writeRandomFile, type Measured } from './lib.js';
 
 interface Args {
   size: number;
@@ -23,13 +21,6 @@ interface Args {
   json: boolean;
   /** Free a page-cache-sized scratch file right before every measured command (see `prime`). */
   prime: boolean;
-}
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size: ${s} (use e.g. 256M, 1G, 4G)`);
-  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
-  return Math.round(Number(m[1]) * mult);
 }
 
 function parseArgs(argv: string[]): Args {
@@ -51,99 +42,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const GROVE = fileURLToPath(new URL('../../bin/grove', import.meta.url));
-const TIME = '/usr/bin/time';
-
-interface Measured {
-  seconds: number;
-  /** Peak resident set size of the measured process in bytes (undefined if unknown). */
-  rss?: number;
-}
-
-/**
- * Runs a command to completion and measures wall time and peak RSS. With /usr/bin/time
- * the kernel's own max-RSS figure is used; otherwise VmHWM is polled from /proc.
- */
-async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measured> {
-  const useTime = existsSync(TIME);
-  const statsFile = join(tmpdir(), `grove-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  const argv = useTime ? ['-f', '%M', '-o', statsFile, cmd, ...args] : args;
-  const start = process.hrtime.bigint();
-  const child = spawn(useTime ? TIME : cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  let hwm = 0;
-  const poll = useTime ? undefined : setInterval(() => {
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
-    } catch { /* exited */ }
-  }, 10);
-  const [code] = (await once(child, 'close')) as [number | null];
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  if (poll) clearInterval(poll);
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${code}): ${stderr.trim().split('\n').pop()}`);
-  let rss: number | undefined = hwm || undefined;
-  if (useTime) {
-    const kb = Number((await readFile(statsFile, 'utf8')).trim().split('\n').pop());
-    await rm(statsFile, { force: true });
-    if (Number.isFinite(kb)) rss = kb * 1024;
-  }
-  return { seconds, rss };
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${String(r.stderr).trim().split('\n').pop()}`);
-}
-
-/**
- * On a VM whose balloon reports free pages to the host (this one does), memory freed a
- * moment ago is still backed by the host and fast to write into, while memory freed
- * earlier faults on the host at every page: measured, 1-3 s more per GiB written. A tool
- * that happens to start right after a big delete wins. `prime` writes and deletes a
- * scratch file as large as the data immediately before every measured command, so that all
- * of them start from the same state.
- */
-function prime(work: string, size: number): void {
-  const scratch = join(work, 'prime.tmp');
-  spawnSync('dd', ['if=/dev/zero', `of=${scratch}`, 'bs=4M', `count=${Math.ceil(size / (4 * 1024 * 1024))}`, 'status=none']);
-  spawnSync('rm', ['-f', scratch]);
-  settle();
-}
-
-/** Flush dirty pages so one measurement's writeback does not land in the next one. */
-function settle(): void {
-  spawnSync('sync');
-}
-
-function ensureRestic(): boolean {
-  if (spawnSync('restic', ['version']).status === 0) return true;
-  process.stderr.write('restic not found; installing Debian\'s restic (apt-get install -y restic)\n');
-  const r = spawnSync('apt-get', ['install', '-y', 'restic'], { stdio: 'ignore' });
-  return r.status === 0 && spawnSync('restic', ['version']).status === 0;
-}
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  const block = 4 * 1024 * 1024;
-  for (let done = 0; done < size;) {
-    const n = Math.min(block, size - done);
-    const buf = Buffer.allocUnsafe(n);
-    await new Promise<void>((resolve, reject) => randomFill(buf, (e) => (e ? reject(e) : resolve())));
-    if (!out.write(buf)) await once(out, 'drain');
-    done += n;
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown cpu';
   return `${cpu.trim()}, ${cpus().length} cores, Node ${process.version}`;
@@ -162,7 +60,7 @@ interface Row {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (!existsSync(GROVE)) throw new Error(`grove executable not found at ${GROVE}`);
-  const haveRestic = ensureRestic();
+  const haveRestic = ensureDebianTool('restic', 'restic', ['version']);
   const work = await mkdtemp(join(args.dir, 'grove-bench-'));
   const cleanup = () => rm(work, { recursive: true, force: true });
   process.on('SIGINT', () => { void cleanup().then(() => process.exit(130)); });
@@ -187,7 +85,7 @@ async function main(): Promise<void> {
       run('restic', ['init', '--repo', repo, '--quiet'], env);
       settle();
       before();
-      samples.restic!.push(await measure('restic', ['backup', '--repo', repo, '--quiet', src], env));
+      samples.restic!.push(await measure('restic', ['backup', '--repo', repo, '--quiet', src], { env }));
       await rm(repo, { recursive: true });
       settle();
     };
@@ -197,11 +95,11 @@ async function main(): Promise<void> {
       run(process.execPath, [GROVE, '--home', home, 'init'], env);
       settle();
       before();
-      samples.add!.push(await measure(process.execPath, [GROVE, '--home', home, 'add', src], env));
+      samples.add!.push(await measure(process.execPath, [GROVE, '--home', home, 'add', src], { env }));
       settle();
       const restored = join(work, 'restored.bin');
       before();
-      samples.get!.push(await measure(process.execPath, [GROVE, '--home', home, 'get', 'data.bin', '-o', restored], env));
+      samples.get!.push(await measure(process.execPath, [GROVE, '--home', home, 'get', 'data.bin', '-o', restored], { env }));
       if (!checked) {
         if (spawnSync('cmp', ['-s', src, restored]).status !== 0) throw new Error('grove get did not return the same bytes');
         checked = true;

@@ -5,13 +5,12 @@
 //
 //   npm run bench:sync -- [--size 1G] [--files 16]
 
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, createReadStream, createWriteStream, readdirSync, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, createReadStream, createWriteStream, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { initHome } from '../src/home/home.js';
@@ -19,65 +18,14 @@ import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
 import { transportFigures } from './transport.js';
+import { GROVE as grove, groveCli, listObjects, parseSize, startDaemon } from './lib.js';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const grove = join(root, 'bin', 'grove');
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size: ${s}`);
-  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(m[1]) * mult);
-}
+// Setup commands here may move a GiB: no short deadline.
+const cli = (home: string, args: string[]): string => groveCli(home, args, 60 * 60_000);
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
-}
-
-function cli(home: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [grove, '--home', home, ...args], {
-    encoding: 'utf8', env: { ...process.env, GROVE_DASHBOARD_PASSWORD: 'bench-password-1' }, maxBuffer: 64 * 1024 * 1024,
-  });
-  if (r.status !== 0) throw new Error(`grove ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-interface Daemon { pid: number; url: string; stop(): Promise<void> }
-
-async function startDaemon(home: string): Promise<Daemon> {
-  const child = spawn(process.execPath, [grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const url = await new Promise<string>((res, rej) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) res((JSON.parse(line) as { api_url: string }).api_url);
-    });
-    child.on('exit', (code) => rej(new Error(`grove start exited ${code}`)));
-  });
-  return {
-    pid: child.pid!,
-    url,
-    stop: () => new Promise<void>((res) => {
-      child.once('exit', () => res());
-      child.kill('SIGTERM');
-    }),
-  };
-}
-
-function peakRssMB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-function listObjects(dir: string): string[] {
-  const out: string[] = [];
-  for (const shard of readdirSync(dir)) {
-    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-    for (const n of readdirSync(join(dir, shard))) if (/^[0-9a-f]{64}$/.test(n)) out.push(join(dir, shard, n));
-  }
-  return out;
 }
 
 /**
@@ -203,8 +151,8 @@ async function main(): Promise<void> {
     const summary = JSON.parse(cli(homeA, ['--json', 'sync'])) as { bytes_sent: number; pushed: number; errors: unknown[]; started_at: number; finished_at: number };
     const wallSeconds = (performance.now() - t0) / 1000;
     const syncSeconds = (summary.finished_at - summary.started_at) / 1000;
-    const rssA = peakRssMB(a.pid);
-    const rssB = peakRssMB(b.pid);
+    const rssA = (a.peakRss() ?? NaN) / 2 ** 20;
+    const rssB = (b.peakRss() ?? NaN) / 2 ** 20;
     await a.stop();
     await b.stop();
     if (summary.errors.length) process.stderr.write(`sync errors: ${JSON.stringify(summary.errors)}\n`);
