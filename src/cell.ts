@@ -56,7 +56,7 @@ import { registerDeleteRoutes } from './delete/holder.js';
 import { registerDeleteControl } from './delete/control.js';
 import { Dashboard, type DashboardInit, type DashboardComponents } from './web/server.js';
 import { fetchFromPeers } from './sync/repair.js';
-import { restoreShared } from './share/get.js';
+import { sharedSource } from './share/get.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, TLS server, registry, records), hands each feature the narrow components it
@@ -311,7 +311,7 @@ export class Cell implements PairingContext, HolderContext {
       home: this.home, control: this.control, events: this.events, clock: this.clock, log: this.log,
       peerHealth: (id) => this.records.peerHealth(id),
       fetchObject: (hash) => fetchFromPeers(this.sync.fetch(), hash),
-      restoreShared: (held, out, o) => restoreShared(this, held, out, o),
+      sharedSource: (held, signal) => sharedSource(this, held, signal),
       syncState: () => ({ last: this.sync.service.last, nextAt: this.loop('sync')?.nextRunAt, busy: this.sync.service.busy }),
     };
   }

@@ -7,7 +7,8 @@ import type { ControlRegistry } from '../daemon/control.js';
 import type { CellEvents } from '../peers/context.js';
 import type { PeerHealth } from '../peers/records.js';
 import type { RoundSummary } from '../sync/round.js';
-import type { FetchObject, RestoreResult } from '../ingest/restore.js';
+import type { FetchObject } from '../ingest/restore.js';
+import type { SharedSource } from '../share/get.js';
 import type { HeldGrant } from '../share/received.js';
 import { GroveError, describeError, isGroveError } from '../errors.js';
 import { SECURITY_HEADERS, allowedHosts, hostAllowed, isLoopbackHost, originAllowed, readCookie } from './security.js';
@@ -40,8 +41,8 @@ export interface DashboardComponents {
   peerHealth: (peerId: string) => PeerHealth | undefined;
   /** Fetches one of our objects that is missing or corrupt here from a holder. */
   fetchObject?: FetchObject;
-  /** Restores a file shared with this cell (the key from its grant, missing objects from the sharer). */
-  restoreShared: (held: HeldGrant, out: string, opts: { signal: AbortSignal }) => Promise<RestoreResult>;
+  /** How to read a file shared with this cell: the key from its grant, missing objects from the sharer. */
+  sharedSource: (held: HeldGrant, signal: AbortSignal) => SharedSource;
   /** The sync round: the last one, when the loop runs next, whether one runs now. */
   syncState: () => { last: RoundSummary | undefined; nextAt: number | undefined; busy: boolean };
 }

@@ -2,11 +2,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import type { LightMyRequestResponse } from 'fastify';
 import { startCells, pairCells, type TestCell, type StartCellsOptions } from '../helpers/cells.js';
 import { runGrove } from '../helpers/ingest.js';
 import { lsRows } from '../../src/ingest/list.js';
+import { Dashboard } from '../../src/web/server.js';
 
 // The dashboard's HTTP surface, in-process (fastify inject) against a real cell: auth on
 // every API route, CSRF (token and Origin), the Host check, the login rate limit, headers,
@@ -24,30 +25,32 @@ interface Dash {
 
 async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'] = true, n = 1): Promise<Dash[]> {
   const cells = await startCells(t, n, { dashboard });
-  return cells.map((tc) => {
-    const d = tc.cell.dashboard!;
-    const host = new URL(d.url!).host;
-    const origin = `http://${host}`;
-    const dash: Dash = {
-      tc, host, origin,
-      inject: (o) => {
-        const headers: Record<string, string> = { host: o.host ?? host, ...o.headers };
-        if (o.cookie) headers.cookie = o.cookie;
-        if (o.csrf) headers['x-grove-csrf'] = o.csrf;
-        const method = (o.method ?? 'GET') as 'GET';
-        if (o.origin !== null && (o.origin !== undefined || method !== 'GET')) headers.origin = o.origin ?? origin;
-        if (o.json !== undefined) headers['content-type'] = 'application/json';
-        return d.app.inject({ method, url: o.url, headers, remoteAddress: o.ip ?? '127.0.0.1', payload: o.json !== undefined ? JSON.stringify(o.json) : o.body });
-      },
-      login: async (ip) => {
-        const r = await dash.inject({ method: 'POST', url: '/api/login', json: { password: PASSWORD }, ...(ip ? { ip } : {}) });
-        assert.equal(r.statusCode, 200, r.body);
-        const set = String(r.headers['set-cookie']);
-        return { cookie: set.split(';')[0]!, csrf: (r.json() as { csrf: string }).csrf };
-      },
-    };
-    return dash;
-  });
+  return cells.map((tc) => dashFor(tc, tc.cell.dashboard!));
+}
+
+/** Requests to a dashboard (the cell's own, or one a test built from its components). */
+function dashFor(tc: TestCell, d: Dashboard): Dash {
+  const host = new URL(d.url!).host;
+  const origin = `http://${host}`;
+  const dash: Dash = {
+    tc, host, origin,
+    inject: (o) => {
+      const headers: Record<string, string> = { host: o.host ?? host, ...o.headers };
+      if (o.cookie) headers.cookie = o.cookie;
+      if (o.csrf) headers['x-grove-csrf'] = o.csrf;
+      const method = (o.method ?? 'GET') as 'GET';
+      if (o.origin !== null && (o.origin !== undefined || method !== 'GET')) headers.origin = o.origin ?? origin;
+      if (o.json !== undefined) headers['content-type'] = 'application/json';
+      return d.app.inject({ method, url: o.url, headers, remoteAddress: o.ip ?? '127.0.0.1', payload: o.json !== undefined ? JSON.stringify(o.json) : o.body });
+    },
+    login: async (ip) => {
+      const r = await dash.inject({ method: 'POST', url: '/api/login', json: { password: PASSWORD }, ...(ip ? { ip } : {}) });
+      assert.equal(r.statusCode, 200, r.body);
+      const set = String(r.headers['set-cookie']);
+      return { cookie: set.split(';')[0]!, csrf: (r.json() as { csrf: string }).csrf };
+    },
+  };
+  return dash;
 }
 
 const API_GETS = ['/api/session', '/api/overview', '/api/files', '/api/files/versions?path=/x', '/api/feed', '/api/chat', '/api/chat/alpha',
@@ -236,6 +239,101 @@ test('upload streams into ingest; download is the same bytes, as an attachment; 
   assert.equal(bad.statusCode, 400);
 });
 
+/** A GET over a real socket: what arrived, and whether the response completed. */
+function rawGet(url: string, cookie: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { cookie } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', () => {}); // an aborted response: seen as incomplete below
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), complete: res.complete }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function uploadBytes(d: Dash, cookie: string, csrf: string, name: string, bytes: Buffer): Promise<{ manifest_hash: string; chunks: number }> {
+  const up = await d.inject({ method: 'PUT', url: `/api/upload?name=${encodeURIComponent(name)}`, cookie, csrf, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(up.statusCode, 200, up.body);
+  return (up.json() as { file: { manifest_hash: string; chunks: number } }).file;
+}
+
+test('downloads stream as they decrypt: a 9 MiB file (3 chunks) over a real socket, own and shared, byte-identical', async (t) => {
+  const [a, b] = await dashCell(t, true, 2);
+  await pairCells(a!.tc, b!.tc);
+  const { cookie, csrf } = await a!.login();
+  const bytes = randomBytes(9 * 1024 * 1024);
+  const file = await uploadBytes(a!, cookie, csrf, 'nine.bin', bytes);
+  assert.equal(file.chunks, 3);
+  const got = await rawGet(`${a!.tc.cell.dashboard!.url}/api/files/download?manifest=${file.manifest_hash}`, cookie);
+  assert.equal(got.status, 200);
+  assert.ok(got.complete);
+  assert.equal(got.headers['content-length'], String(bytes.length));
+  assert.equal(got.headers['content-type'], 'application/octet-stream');
+  assert.equal(got.headers['x-content-type-options'], 'nosniff');
+  assert.equal(got.headers['cache-control'], 'no-store');
+  assert.match(String(got.headers['content-disposition']), /^attachment; filename="nine.bin"/);
+  assert.match(String(got.headers['content-security-policy']), /default-src 'none'/);
+  assert.ok(got.body.equals(bytes), 'downloaded bytes differ');
+
+  // Shared with beta: its Feed download fetches the objects from alpha as it goes.
+  const share = await a!.inject({ method: 'POST', url: '/api/share', cookie, csrf, json: { file: file.manifest_hash, peers: ['beta'] } });
+  assert.equal(share.statusCode, 200, share.body);
+  const sb = await b!.login();
+  const shared = await rawGet(`${b!.tc.cell.dashboard!.url}/api/feed/download?manifest=${file.manifest_hash}`, sb.cookie);
+  assert.equal(shared.status, 200);
+  assert.ok(shared.complete);
+  assert.equal(shared.headers['content-length'], String(bytes.length));
+  assert.ok(shared.body.equals(bytes), 'shared download differs');
+});
+
+test('a corrupt or missing chunk fails the download: an error before the first byte, a cut connection after it, logged', async (t) => {
+  const { pino } = await import('pino');
+  const { chunksOf } = await import('../../src/ingest/files.js');
+  const { readFile, writeFile, unlink } = await import('node:fs/promises');
+  const [a] = await startCells(t, 1);
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const dash = new Dashboard({ ...a!.cell.dashboardComponents(), log }, { host: '127.0.0.1', port: 0 });
+  await dash.start();
+  t.after(() => dash.stop());
+  const d = dashFor(a!, dash);
+  const { cookie, csrf } = await d.login();
+  const objects = a!.cell.home.objects;
+  const flip = async (hash: string) => {
+    const p = objects.pathOf(hash);
+    const b = await readFile(p);
+    b[1000]! ^= 0x01;
+    await writeFile(p, b);
+  };
+  const download = (m: string) => rawGet(`${dash.url}/api/files/download?manifest=${m}`, cookie);
+
+  // The middle chunk corrupt on disk: the first 4 MiB went out, then the connection is cut.
+  const one = await uploadBytes(d, cookie, csrf, 'one.bin', randomBytes(9 * 1024 * 1024));
+  await flip(chunksOf(a!.cell.home.db, one.manifest_hash)[1]!.hash);
+  const cut = await download(one.manifest_hash);
+  assert.equal(cut.status, 200);
+  assert.equal(cut.complete, false, 'a download with a corrupt chunk must not complete');
+  assert.ok(cut.body.length < 9 * 1024 * 1024, `got ${cut.body.length} bytes`);
+  assert.ok(lines.some((l) => /download of one\.bin aborted after \d+ of 9437184 bytes/.test(l) && /corrupt/.test(l)), lines.join('\n'));
+
+  // The last chunk missing: everything before it went out, never the end.
+  const two = await uploadBytes(d, cookie, csrf, 'two.bin', randomBytes(9 * 1024 * 1024 + 5));
+  await unlink(objects.pathOf(chunksOf(a!.cell.home.db, two.manifest_hash)[2]!.hash));
+  const short = await download(two.manifest_hash);
+  assert.equal(short.complete, false);
+  assert.ok(short.body.length <= 8 * 1024 * 1024);
+
+  // The first chunk corrupt: nothing sent yet, so an ordinary error answer.
+  const three = await uploadBytes(d, cookie, csrf, 'three.bin', randomBytes(100_000));
+  await flip(chunksOf(a!.cell.home.db, three.manifest_hash)[0]!.hash);
+  const refused = await download(three.manifest_hash);
+  assert.equal(refused.status, 500);
+  assert.equal((JSON.parse(refused.body.toString()) as { error: string }).error, 'CORRUPT');
+  assert.equal(refused.headers['content-disposition'], undefined);
+});
+
 /** A chunked upload over a real socket (no Content-Length). */
 function rawUpload(d: Dash, cookie: string, csrf: string, name: string, body: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -312,7 +410,6 @@ test('`grove start` serves the dashboard; `grove status --json` gives its URL', 
 
 test('a non-loopback dashboard logs a warning', async (t) => {
   const { pino } = await import('pino');
-  const { Dashboard } = await import('../../src/web/server.js');
   const [a] = await startCells(t, 1);
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
