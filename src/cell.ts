@@ -142,6 +142,8 @@ export class Cell implements PairingContext, HolderContext {
   private readonly background = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly connections: ConnectionDrain;
+  /** The relays this cell listens on (config relay.urls at start), connected or not. */
+  private readonly relayState: () => { url: string; connected: boolean }[];
 
   constructor(home: Home, private readonly opts: Omit<CellOptions, 'home'> = {}) {
     this.home = home;
@@ -171,11 +173,12 @@ export class Cell implements PairingContext, HolderContext {
     });
     this.connections = trackConnections(this.app.server);
     // Relays (config relay.urls): streams they bring in are fed to the TLS peer server.
-    startRelayLinks({
+    const relayLinks = startRelayLinks({
       urls: this.config.relay.urls, me: relayMe, log: this.log, signal: this.stopping.signal, server: this.app.server,
       onStart: (f) => this.addService({ start: f }), onStop: (f) => this.addService({ stop: f }),
       ...(opts.relayTiming ? { timing: opts.relayTiming } : {}),
     });
+    this.relayState = () => this.config.relay.urls.map((url, i) => ({ url, connected: relayLinks[i]?.connected ?? false }));
 
     // The wiring: each feature gets the components it names, nothing else.
     const isRunning = () => this.running;
@@ -312,6 +315,8 @@ export class Cell implements PairingContext, HolderContext {
       peerHealth: (id) => this.records.peerHealth(id),
       fetchObject: (hash) => fetchFromPeers(this.sync.fetch(), hash),
       sharedSource: (held, signal) => sharedSource(this, held, signal),
+      relays: () => this.relayState(),
+      watch: this.watch,
       syncState: () => ({ last: this.sync.service.last, nextAt: this.loop('sync')?.nextRunAt, busy: this.sync.service.busy }),
     };
   }

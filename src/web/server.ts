@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -9,6 +10,7 @@ import type { PeerHealth } from '../peers/records.js';
 import type { RoundSummary } from '../sync/round.js';
 import type { FetchObject } from '../ingest/restore.js';
 import type { SharedSource } from '../share/get.js';
+import type { WatchEvents } from '../watch/service.js';
 import type { HeldGrant } from '../share/received.js';
 import { GroveError, describeError, isGroveError } from '../errors.js';
 import { SECURITY_HEADERS, allowedHosts, hostAllowed, isLoopbackHost, originAllowed, readCookie } from './security.js';
@@ -43,6 +45,10 @@ export interface DashboardComponents {
   fetchObject?: FetchObject;
   /** How to read a file shared with this cell: the key from its grant, missing objects from the sharer. */
   sharedSource: (held: HeldGrant, signal: AbortSignal) => SharedSource;
+  /** The relays the cell listens on now (config relay.urls when it started), connected or not. */
+  relays: () => { url: string; connected: boolean }[];
+  /** Watched folders' events: an ingested or vanished file changes the Files page. */
+  watch?: Pick<EventEmitter<WatchEvents>, 'on' | 'off'>;
   /** The sync round: the last one, when the loop runs next, whether one runs now. */
   syncState: () => { last: RoundSummary | undefined; nextAt: number | undefined; busy: boolean };
 }
@@ -179,20 +185,53 @@ export class Dashboard {
     on('chat-delivered', (peer: string) => f.publish('chat', { peer }));
     on('grant-received', () => f.publish('feed'));
     on('grant-dropped', () => f.publish('feed'));
-    // Objects arrive in bursts (replication, a shared file's chunks): one update per burst.
-    let burst: NodeJS.Timeout | undefined;
-    on('object-stored', () => {
-      burst ??= setTimeout(() => {
-        burst = undefined;
-        f.publish('feed');
-        f.publish('overview');
-      }, OBJECT_BURST_MS);
+    // Objects arrive in bursts (replication, a shared file's chunks), and so do a watched
+    // folder's files during a scan: one update per burst.
+    const timers = new Set<NodeJS.Timeout>();
+    const perBurst = (fn: () => void) => {
+      let timer: NodeJS.Timeout | undefined;
+      return () => {
+        if (timer) return;
+        const t = setTimeout(() => {
+          timers.delete(t);
+          timer = undefined;
+          fn();
+        }, OBJECT_BURST_MS);
+        timer = t;
+        timers.add(t);
+      };
+    };
+    this.unhook.push(() => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
     });
-    this.unhook.push(() => clearTimeout(burst));
+    on('object-stored', perBurst(() => {
+      f.publish('feed');
+      f.publish('overview');
+    }));
     on('sync-done', () => {
       f.publish('sync');
       f.publish('files');
     });
+    const w = this.c.watch;
+    if (w) {
+      const files = perBurst(() => {
+        f.publish('files');
+        f.publish('overview');
+        f.publish('settings'); // the folder's file counts
+      });
+      const folders = perBurst(() => f.publish('settings'));
+      w.on('ingested', files);
+      w.on('gone', files);
+      w.on('paused', folders);
+      w.on('scanned', folders);
+      this.unhook.push(() => {
+        w.off('ingested', files);
+        w.off('gone', files);
+        w.off('paused', folders);
+        w.off('scanned', folders);
+      });
+    }
   }
 
   private build(): FastifyInstance {

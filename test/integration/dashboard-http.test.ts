@@ -497,3 +497,26 @@ test('delete: one stored file by path or manifest hash; it leaves the list; neve
   const list = await d!.inject({ url: '/api/files', cookie });
   assert.equal((list.json() as { total: number }).total, 0);
 });
+
+test('settings: relay.urls is shown saved and running, and changed with the validation of `grove config set`', async (t) => {
+  const [d] = await dashCell(t);
+  const { cookie, csrf } = await d!.login();
+  const get = async () => (await d!.inject({ url: '/api/settings', cookie })).json() as { saved: Record<string, unknown>; running: Record<string, unknown>; relays: unknown[] };
+  const before = await get();
+  assert.deepEqual(before.saved['relay.urls'], []);
+  assert.deepEqual(before.running['relay.urls'], []);
+  assert.deepEqual(before.relays, []);
+  const set = (value: unknown) => d!.inject({ method: 'POST', url: '/api/settings', cookie, csrf, json: { key: 'relay.urls', value } });
+  for (const bad of [['http://relay.example:80'], ['ws://relay.example:80/path'], Array.from({ length: 9 }, (_, i) => `ws://r${i}.example:1`)]) {
+    const r = await set(bad);
+    assert.equal(r.statusCode, 400, `${JSON.stringify(bad)}: ${r.body}`);
+  }
+  const ok = await set(['ws://127.0.0.1:9', 'wss://relay.example:443']);
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(ok.json(), { key: 'relay.urls', value: ['ws://127.0.0.1:9', 'wss://relay.example:443'], restart_needed: true });
+  const after = await get();
+  assert.deepEqual(after.saved['relay.urls'], ['ws://127.0.0.1:9', 'wss://relay.example:443']);
+  assert.deepEqual(after.running['relay.urls'], [], 'the running cell keeps what it started with');
+  assert.equal((await set([])).statusCode, 200);
+  assert.deepEqual((await get()).saved['relay.urls'], []);
+});
