@@ -1,17 +1,21 @@
 // `npm run bench:dashboard`: the dashboard in headless Chromium on loopback.
 //   - first paint and time to interactive of the page (the login form, then the Overview);
+//   - a signed-in reload: navigation until the Overview shows the cell's figures;
 //   - page weight: JS + CSS + HTML as served (gzip);
 //   - the Files page with 10 000 files in the catalog: time to show it, and to filter it.
 // Two real cells, paired; a few real files ingested; the 10 000 catalog rows are written
 // straight into the `files` table (one chunk each, objects recorded), as 10 000 `grove add`s
 // would leave them, because ingesting them would measure ingest, not the page.
 //
-//   npm run bench:dashboard -- [--runs 5] [--files 10000] [--screenshots DIR]
+//   npm run bench:dashboard -- [--runs 5] [--files 10000] [--screenshots DIR] [--page-only]
+//
+// --page-only measures the page's load (paint, interactive, signed-in reload) and skips the
+// 10 000 files.
 //
 // --screenshots DIR skips the 10 000 rows and saves DIR/dashboard.png (Overview) and
 // DIR/dashboard-files.png (Files) of a small, realistic cell instead.
 
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +40,7 @@ function arg(name: string, def: string): string {
 const RUNS = Number(arg('runs', '5'));
 const FILES = Number(arg('files', '10000'));
 const SHOTS = arg('screenshots', '');
+const PAGE_ONLY = process.argv.includes('--page-only');
 const PASSWORD = 'bench-password-1';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -67,18 +72,19 @@ async function addReal(cell: Cell, dir: string, files: [string, number][]): Prom
   }
 }
 
+const WORDS = ['invoice', 'holiday', 'scan', 'notes', 'budget', 'photo', 'draft', 'report', 'backup', 'song'];
+
 function addCatalogRows(cell: Cell, n: number): void {
   const db = cell.home.db;
   const now = Date.now();
-  const words = ['invoice', 'holiday', 'scan', 'notes', 'budget', 'photo', 'draft', 'report', 'backup', 'song'];
   db.transaction(() => {
     const objects: { hash: string; size: number; kind: 'chunk' | 'manifest'; owner: string }[] = [];
     for (let i = 0; i < n; i++) {
       const h = (s: string) => createHash('sha256').update(`${i}/${s}`).digest('hex');
-      const name = `${words[i % words.length]}-${String(i).padStart(5, '0')}.dat`;
+      const name = `${WORDS[i % WORDS.length]}-${String(i).padStart(5, '0')}.dat`;
       const size = 1000 + ((i * 7919) % 5_000_000);
       insertVersion(db, {
-        path: `/data/${words[(i >> 3) % words.length]}/${name}`, name, version: 1, size,
+        path: `/data/${WORDS[(i >> 3) % WORDS.length]}/${name}`, name, version: 1, size,
         file_hash: h('file'), manifest_hash: h('manifest'), chunks: 1, added_at: now - i * 1000,
       }, [{ index: 0, hash: h('chunk'), size: size + 16 }]);
       objects.push({ hash: h('manifest'), size: 400, kind: 'manifest', owner: cell.id }, { hash: h('chunk'), size: size + 16, kind: 'chunk', owner: cell.id });
@@ -131,17 +137,22 @@ async function main(): Promise<void> {
       return;
     }
 
-    addCatalogRows(a, FILES);
-    // Page weight as served (the server sends gzip to browsers that accept it).
+    if (!PAGE_ONLY) addCatalogRows(a, FILES);
+    // Page weight as served (the server sends gzip to browsers that accept it): the page and
+    // its script and stylesheet (content-hashed names).
     const dir = defaultAssetsDir();
-    const weight = ['index.html', 'app.js', 'app.css'].map((f) => {
+    const weight = readdirSync(dir).filter((f) => /\.(html|js|css)$/.test(f)).map((f) => {
       const raw = readFileSync(join(dir, f));
       return { f, raw: raw.length, gz: gzipSync(raw, { level: 9 }).length };
     });
+    // One file name the filter finds alone (e.g. budget-04214 of 10 000).
+    const probe = Math.min(4214, FILES - 1);
+    const probeName = `${WORDS[probe % WORDS.length]}-${String(probe).padStart(5, '0')}`;
 
     const paint: number[] = [];
     const tti: number[] = [];
     const overview: number[] = [];
+    const reload: number[] = [];
     const filesShow: number[] = [];
     const filesFilter: number[] = [];
     const filesNext: number[] = [];
@@ -151,7 +162,7 @@ async function main(): Promise<void> {
       await page.goto(url);
       await page.getByLabel('Dashboard password').waitFor();
       // Time to interactive: navigation start until the page has rendered its login form
-      // (the app's `grove:interactive` mark: script loaded, session checked, form on screen).
+      // (the app's `grove:interactive` mark: script loaded, session read from the page, form on screen).
       const m = await page.evaluate(`({
         fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN,
         tti: performance.getEntriesByName('grove:interactive')[0]?.startTime ?? NaN,
@@ -163,6 +174,14 @@ async function main(): Promise<void> {
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByTestId('cell-name').waitFor();
       overview.push(Date.now() - t0); // includes PBKDF2 (600 000 iterations) of the login
+      // Signed in, a reload: navigation start until the Overview shows the cell's figures.
+      await page.reload();
+      await page.getByTestId('last-sync').waitFor();
+      reload.push(await page.evaluate('performance.now()') as number);
+      if (PAGE_ONLY) {
+        await ctx.close();
+        continue;
+      }
 
       t0 = Date.now();
       await page.getByRole('link', { name: 'Files', exact: true }).click();
@@ -171,7 +190,7 @@ async function main(): Promise<void> {
       filesShow.push(Date.now() - t0);
 
       t0 = Date.now();
-      await page.getByTestId('files-filter').fill('budget-0421');
+      await page.getByTestId('files-filter').fill(probeName);
       await page.getByTestId('files-count').filter({ hasText: /^1 file$/ }).waitFor();
       filesFilter.push(Date.now() - t0);
 
@@ -189,9 +208,12 @@ async function main(): Promise<void> {
     console.log(`  first contentful paint:        ${fmt(paint)}`);
     console.log(`  time to interactive (login):   ${fmt(tti)}`);
     console.log(`  login → Overview shown:        ${fmt(overview)}  (PBKDF2-SHA256, 600 000 iterations, included)`);
-    console.log(`  Files page, ${FILES} files shown: ${fmt(filesShow)}`);
-    console.log(`  Files filter (to 1 of ${FILES}): ${fmt(filesFilter)}  (incl. 120 ms typing debounce)`);
-    console.log(`  Files next page:               ${fmt(filesNext)}`);
+    console.log(`  signed-in reload → Overview:   ${fmt(reload)}`);
+    if (!PAGE_ONLY) {
+      console.log(`  Files page, ${FILES} files shown: ${fmt(filesShow)}`);
+      console.log(`  Files filter (to 1 of ${FILES}): ${fmt(filesFilter)}  (incl. 120 ms typing debounce)`);
+      console.log(`  Files next page:               ${fmt(filesNext)}`);
+    }
     console.log(`  page weight (gzip): ${weight.map((w) => `${w.f} ${(w.gz / 1024).toFixed(1)} KB`).join(', ')}; total ${(total / 1024).toFixed(1)} KB`);
   } finally {
     for (const c of cells.reverse()) await c.stop();

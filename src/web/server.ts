@@ -18,7 +18,7 @@ import { SessionStore, csrfMatches, fingerprint, DEFAULT_SESSIONS, type Session,
 import { LoginLimiter, DEFAULT_LOGIN_LIMIT, type LoginLimitPolicy } from './login-limit.js';
 import { EventLog, sseFrame } from './event-log.js';
 import { loadAssets, registerAssets, type Assets } from './assets.js';
-import { registerAuthRoutes } from './routes-auth.js';
+import { registerAuthRoutes, sessionAnswer } from './routes-auth.js';
 import { registerDataRoutes } from './routes-data.js';
 import { registerTransferRoutes, sweepTransfers } from './routes-transfer.js';
 
@@ -247,8 +247,11 @@ export class Dashboard {
         throw new GroveError('FORBIDDEN', 'cross-origin request refused');
       }
       const path = req.url.split('?')[0]!;
+      const sessionOf = () => ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE), ctx.clock(), ctx.authFingerprint());
+      // The page is served to anyone, and carries the session when there is one.
+      if (path === '/' && !changes) req.session = sessionOf();
       if (!path.startsWith('/api/') || path === '/api/login') return;
-      const s = ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE), ctx.clock(), ctx.authFingerprint());
+      const s = sessionOf();
       if (!s) throw new GroveError('UNAUTHENTICATED', 'log in first');
       if (changes && !csrfMatches(s, header(req, CSRF_HEADER))) throw new GroveError('FORBIDDEN', 'missing or wrong CSRF token: reload the page');
       req.session = s;
@@ -271,7 +274,7 @@ export class Dashboard {
       void reply.status(404).send({ error: 'NOT_FOUND', message: 'no such page' });
     });
 
-    registerAssets(app, this.assets);
+    registerAssets(app, this.assets, (req) => (req.session ? sessionAnswer(ctx, req.session) : undefined));
     registerAuthRoutes(app, ctx);
     registerDataRoutes(app, ctx);
     registerTransferRoutes(app, ctx);

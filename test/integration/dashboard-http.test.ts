@@ -23,8 +23,8 @@ interface Dash {
   login(ip?: string): Promise<{ cookie: string; csrf: string }>;
 }
 
-async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'] = true, n = 1): Promise<Dash[]> {
-  const cells = await startCells(t, n, { dashboard });
+async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'] = true, n = 1, config?: StartCellsOptions['config']): Promise<Dash[]> {
+  const cells = await startCells(t, n, { dashboard, ...(config ? { config } : {}) });
   return cells.map((tc) => dashFor(tc, tc.cell.dashboard!));
 }
 
@@ -131,7 +131,7 @@ test('CSRF: without the token, with a wrong one, or from a foreign Origin a chan
 test('Host check: a request for another host name (DNS rebinding) is refused, page and API alike', async (t) => {
   const [d] = await dashCell(t);
   const { cookie } = await d!.login();
-  for (const url of ['/', '/api/overview', '/assets/app.js']) {
+  for (const url of ['/', '/api/overview', '/assets/icon.svg']) {
     const r = await d!.inject({ url, cookie, host: 'evil.example' });
     assert.equal(r.statusCode, 403, url);
     const r2 = await d!.inject({ url, cookie, host: `evil.example:${new URL(d!.origin).port}` });
@@ -179,6 +179,39 @@ test('headers: CSP without inline script, no framing, nosniff, no-store on API a
   }
   const unauth = await d!.inject({ url: '/api/overview' });
   assert.equal(unauth.headers['cache-control'], 'no-store');
+});
+
+test('the page carries its session (or none) and preloads its first answers; hashed assets are cached for good', async (t) => {
+  const [d] = await dashCell(t, true, 1, { name: 'al"pha <b>' });
+  const meta = (html: string) => /<meta name="grove-session" content="([^"]*)">/.exec(html)?.[1];
+  const anon = await d!.inject({ url: '/' });
+  assert.equal(anon.statusCode, 200);
+  assert.equal(anon.headers['cache-control'], 'no-store');
+  assert.equal(meta(anon.body), '');
+  assert.doesNotMatch(anon.body, /rel="preload"/);
+  const { cookie, csrf } = await d!.login();
+  const mine = await d!.inject({ url: '/', cookie });
+  assert.equal(mine.headers['cache-control'], 'no-store');
+  const decoded = meta(mine.body)!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  assert.deepEqual(JSON.parse(decoded), { csrf, id: d!.tc.id, name: 'al"pha <b>' });
+  assert.doesNotMatch(mine.body, /<b>/, 'the name is escaped in the attribute');
+  for (const p of ['/api/peers', '/api/chat', '/api/overview']) assert.match(mine.body, new RegExp(`<link rel="preload" href="${p}" as="fetch" crossorigin>`));
+  assert.doesNotMatch(mine.body, /<script>|<script [^>]*>[^<]/, 'no inline script');
+  // A forged cookie is no session.
+  assert.equal(meta((await d!.inject({ url: '/', cookie: 'grove_session=forged' })).body), '');
+
+  const js = /src="(\/assets\/app-[A-Z0-9]{8}\.js)"/.exec(anon.body)![1]!;
+  const css = /href="(\/assets\/app-[A-Z0-9]{8}\.css)"/.exec(anon.body)![1]!;
+  for (const url of [js, css]) {
+    const r = await d!.inject({ url, headers: { 'accept-encoding': 'gzip, br' } });
+    assert.equal(r.statusCode, 200, url);
+    assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable', url);
+    assert.equal(r.headers['content-encoding'], 'gzip', url);
+  }
+  const icon = await d!.inject({ url: '/assets/icon.svg' });
+  assert.equal(icon.headers['cache-control'], 'no-cache');
+  assert.equal((await d!.inject({ url: '/assets/icon.svg', headers: { 'if-none-match': String(icon.headers.etag) } })).statusCode, 304);
+  for (const url of ['/assets/index.html', '/assets/app.js', '/assets/..%2Fpackage.json']) assert.equal((await d!.inject({ url })).statusCode, 404, url);
 });
 
 test('sessions expire (absolute and idle) and end when `grove passwd` changes the password', async (t) => {
@@ -403,7 +436,7 @@ test('`grove start` serves the dashboard; `grove status --json` gives its URL', 
   assert.match(s.dashboard_url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const page = await fetch(s.dashboard_url);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /<script type="module" src="\/assets\/app.js"><\/script>/);
+  assert.match(await page.text(), /<script type="module" src="\/assets\/app-[A-Z0-9]{8}\.js"><\/script>/);
   assert.equal((await fetch(`${s.dashboard_url}/api/overview`)).status, 401);
   assert.equal(await d.stop(), 0);
 });
