@@ -137,8 +137,8 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: DashboardConte
 async function streamFile(req: FastifyRequest, reply: FastifyReply, ctx: DashboardContext, manifestHash: string, key: Uint8Array,
   fetchObject: FetchObject | undefined, check: (m: FileManifest) => void, signal = requestSignal(req, reply, ctx.signal)): Promise<FastifyReply | undefined> {
   const { home, log } = ctx;
-  const fetch = fetchObject ? { fetchObject } : {};
-  const m = await loadManifest(home, manifestHash, key, { now: ctx.clock, ...fetch });
+  const heal = fetchObject ? { fetchObject } : {};
+  const m = await loadManifest(home, manifestHash, key, { now: ctx.clock, ...heal });
   check(m);
   const res = reply.raw;
   let sent = 0;
@@ -152,23 +152,29 @@ async function streamFile(req: FastifyRequest, reply: FastifyReply, ctx: Dashboa
     // The bytes are a reused buffer: wait until the socket has taken them.
     res.write(bytes, (err) => (err ? reject(err) : resolve()));
   })]);
+  const head = () => {
+    reply.hijack();
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'cache-control': 'no-store',
+      'content-type': 'application/octet-stream',
+      'content-disposition': attachmentHeader(m.filename),
+      'content-length': String(m.total_size),
+    });
+  };
+  if (req.method === 'HEAD') {
+    head();
+    res.end();
+    return undefined;
+  }
   try {
     await readChunks(home, m, key, {
       next: async (bytes) => {
-        if (!reply.sent) {
-          reply.hijack();
-          res.writeHead(200, {
-            ...SECURITY_HEADERS,
-            'cache-control': 'no-store',
-            'content-type': 'application/octet-stream',
-            'content-disposition': attachmentHeader(m.filename),
-            'content-length': String(m.total_size),
-          });
-        }
+        if (!reply.sent) head();
         if (bytes.length) await write(bytes);
         sent += bytes.length;
       },
-    }, { now: ctx.clock, signal, ...fetch });
+    }, { now: ctx.clock, signal, ...heal });
   } catch (e) {
     if (!reply.sent) throw e; // nothing sent yet: an ordinary error answer
     if (!signal.aborted) log.error({ err: e, manifest: manifestHash, sent, size: m.total_size }, `download of ${m.filename} aborted after ${sent} of ${m.total_size} bytes: ${describeError(e)}`);

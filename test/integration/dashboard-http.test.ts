@@ -309,6 +309,10 @@ test('downloads stream as they decrypt: a 9 MiB file (3 chunks) over a real sock
   assert.match(String(got.headers['content-disposition']), /^attachment; filename="nine.bin"/);
   assert.match(String(got.headers['content-security-policy']), /default-src 'none'/);
   assert.ok(got.body.equals(bytes), 'downloaded bytes differ');
+  const head = await a!.inject({ method: 'HEAD', url: `/api/files/download?manifest=${file.manifest_hash}`, cookie });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.headers['content-length'], String(bytes.length));
+  assert.equal(head.rawPayload.length, 0);
 
   // Shared with beta: its Feed download fetches the objects from alpha as it goes.
   const share = await a!.inject({ method: 'POST', url: '/api/share', cookie, csrf, json: { file: file.manifest_hash, peers: ['beta'] } });
