@@ -56,7 +56,7 @@ import { registerDeleteRoutes } from './delete/holder.js';
 import { registerDeleteControl } from './delete/control.js';
 import { Dashboard, type DashboardInit, type DashboardComponents } from './web/server.js';
 import { fetchFromPeers } from './sync/repair.js';
-import { restoreShared } from './share/get.js';
+import { sharedSource } from './share/get.js';
 
 // The composition root (docs/design.md §5 `grove start`): opens the home, builds the peer
 // layer (client, TLS server, registry, records), hands each feature the narrow components it
@@ -142,6 +142,8 @@ export class Cell implements PairingContext, HolderContext {
   private readonly background = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private readonly connections: ConnectionDrain;
+  /** The relays this cell listens on (config relay.urls at start), connected or not. */
+  private readonly relayState: () => { url: string; connected: boolean }[];
 
   constructor(home: Home, private readonly opts: Omit<CellOptions, 'home'> = {}) {
     this.home = home;
@@ -171,11 +173,12 @@ export class Cell implements PairingContext, HolderContext {
     });
     this.connections = trackConnections(this.app.server);
     // Relays (config relay.urls): streams they bring in are fed to the TLS peer server.
-    startRelayLinks({
+    const relayLinks = startRelayLinks({
       urls: this.config.relay.urls, me: relayMe, log: this.log, signal: this.stopping.signal, server: this.app.server,
       onStart: (f) => this.addService({ start: f }), onStop: (f) => this.addService({ stop: f }),
       ...(opts.relayTiming ? { timing: opts.relayTiming } : {}),
     });
+    this.relayState = () => this.config.relay.urls.map((url, i) => ({ url, connected: relayLinks[i]?.connected ?? false }));
 
     // The wiring: each feature gets the components it names, nothing else.
     const isRunning = () => this.running;
@@ -311,7 +314,9 @@ export class Cell implements PairingContext, HolderContext {
       home: this.home, control: this.control, events: this.events, clock: this.clock, log: this.log,
       peerHealth: (id) => this.records.peerHealth(id),
       fetchObject: (hash) => fetchFromPeers(this.sync.fetch(), hash),
-      restoreShared: (held, out, o) => restoreShared(this, held, out, o),
+      sharedSource: (held, signal) => sharedSource(this, held, signal),
+      relays: () => this.relayState(),
+      watch: this.watch,
       syncState: () => ({ last: this.sync.service.last, nextAt: this.loop('sync')?.nextRunAt, busy: this.sync.service.busy }),
     };
   }

@@ -12,7 +12,7 @@ import { GroveError } from '../errors.js';
 import type { Home } from '../home/home.js';
 import { SealPool } from './pool.js';
 import { addFile, ingestBuffers, type IngestContext } from './add.js';
-import { restoreFile, loadManifest } from './restore.js';
+import { restoreFile, loadManifest, readChunks } from './restore.js';
 import { chunksOf, listVersions, resolveFile } from './files.js';
 import { lsRows } from './list.js';
 import { verifyStore } from './verify.js';
@@ -169,6 +169,27 @@ test('a chunk that hashes right but belongs elsewhere fails authentication', asy
   m.chunks[0]!.hash = chunksOf(home.db, two.manifest_hash)[0]!.hash;
   const { hash: forged } = await home.objects.put(sealManifest(k1, m));
   await assert.rejects(restoreFile(home, forged, k1, join(dir, 'swap.out'), { pool }), isGrove('CORRUPT', 'authentication failed'));
+});
+
+test('readChunks hands chunks on in order and holds the last back until the whole file proved right', async (t) => {
+  const { home, dir, pool, ctx } = await setup(t);
+  const data = streamBytes('stream', 2 * C + 99);
+  await writeFile(join(dir, 's.bin'), data);
+  const r = await addFile(ctx, join(dir, 's.bin'));
+  const key = keyOf(home, r.file_hash);
+  const m = await loadManifest(home, r.manifest_hash, key);
+  const got: Buffer[] = [];
+  const next = async (b: Uint8Array) => void got.push(Buffer.from(b)); // copied: the buffer is reused
+  await readChunks(home, m, key, { next }, { pool });
+  assert.deepEqual(got.map((b) => b.length), [C, C, 99]);
+  assert.ok(Buffer.concat(got).equals(data));
+  // A manifest (sealed with the file's key, as only its owner could) that drops the last
+  // chunk: every chunk it lists is genuine, only the whole-file hash can tell. The consumer
+  // gets the first chunk, never the last one it lists, and the read fails.
+  const cut = { ...m, chunks: m.chunks.slice(0, 2), total_size: 2 * C };
+  got.length = 0;
+  await assert.rejects(readChunks(home, cut, key, { next }, { pool }), isGrove('CORRUPT', 'does not match its file hash'));
+  assert.deepEqual(got.map((b) => b.length), [C]);
 });
 
 test('a flipped bit in a manifest fails with the manifest hash; a wrong key cannot open it', async (t) => {

@@ -12,10 +12,12 @@ import { readFully } from './read.js';
 
 // `grove get`: rebuild a file from its manifest (docs/design.md §2). Every object is checked against
 // its hash and every chunk against its tag, in workers, while the main thread reads objects
-// and writes the output in order; the SHA-256 of the result must equal file_hash. Output
-// goes to a temp file beside the target, renamed into place only when all of that holds, so
-// a failed restore leaves nothing behind. A missing or corrupt local object is asked of
-// `fetchObject` (peers); what it returns is hash-checked and stored locally.
+// and hands the plaintext on; the SHA-256 of the result must equal file_hash. `readChunks`
+// is the one reader: `restoreFile` writes to a temp file beside the target, renamed into
+// place only when all of that holds, so a failed restore leaves nothing behind; the
+// dashboard streams the same chunks into an HTTP response (src/web/routes-transfer.ts). A
+// missing or corrupt local object is asked of `fetchObject` (peers); what it returns is
+// hash-checked and stored locally.
 
 export type FetchObject = (hash: string) => Promise<Buffer | undefined>;
 
@@ -24,16 +26,19 @@ export interface LoadOptions {
   now?: () => number;
 }
 
-export interface RestoreOptions extends LoadOptions {
-  /** Workers to use; without it a pool is started for this restore and closed after. */
+export interface ReadOptions extends LoadOptions {
+  /** Workers to use; without it a pool is started for this read and closed after. */
   pool?: SealPool;
-  /** Replace an existing output file. */
-  force?: boolean;
   signal?: AbortSignal;
-  /** Plaintext bytes written so far, as they happen. */
+  /** Plaintext bytes done so far, as they happen. */
   onProgress?: (bytes: number) => void;
   /** Chunks in flight (default 3). */
   inflight?: number;
+}
+
+export interface RestoreOptions extends ReadOptions {
+  /** Replace an existing output file. */
+  force?: boolean;
 }
 
 export interface RestoreResult {
@@ -93,12 +98,27 @@ export async function restoreFile(home: Home, manifestHash: string, fileKey: Uin
   if (!opts.force && (await exists(out))) {
     throw new GroveError('CONFLICT', `${out} already exists (use --force to overwrite)`);
   }
-  const pool = opts.pool ?? new SealPool();
   const tmp = tempPathFor(out);
   let fh: FileHandle | undefined;
+  let flushing: Promise<void> | undefined;
   try {
     fh = await open(tmp, 'wx', 0o666);
-    const healed = await writeChunks(home, pool, manifest, fileKey, fh, opts);
+    const file = fh;
+    let written = 0;
+    let flushedAt = 0;
+    // Chunks are written at their offsets as soon as they are open; fdatasync runs in the
+    // background every FLUSH_EVERY bytes, so the disk works while we decrypt the rest.
+    const healed = await readChunks(home, manifest, fileKey, {
+      opened: (bytes, offset) => writeAt(file, bytes, offset),
+      next: async (bytes) => {
+        written += bytes.length;
+        if (!flushing && written - flushedAt >= FLUSH_EVERY) {
+          flushedAt = written;
+          flushing = file.datasync().finally(() => { flushing = undefined; });
+        }
+      },
+    }, opts);
+    await flushing;
     await fh.sync();
     await fh.close();
     fh = undefined;
@@ -106,10 +126,40 @@ export async function restoreFile(home: Home, manifestHash: string, fileKey: Uin
     await fsyncDir(dirname(out));
     return { out, manifest, healed };
   } catch (e) {
+    await flushing?.catch(() => {});
     await fh?.close().catch(() => {});
     await unlink(tmp).catch(() => {});
     throw e;
+  }
+}
+
+/**
+ * Where a file's plaintext goes as `readChunks` opens it. Every chunk handed over has passed
+ * its object hash, its tag and its size. `opened` gets each chunk as soon as it is open, in
+ * any order (a file written at offsets); `next` gets them one at a time in file order, and
+ * the last one only once the whole file's SHA-256 has matched file_hash, so a consumer that
+ * passes bytes on as they come (an HTTP response) can never complete a wrong file. The
+ * bytes belong to a reused buffer: they are valid until the returned promise resolves.
+ */
+export interface PlainSink {
+  opened?(bytes: Uint8Array, offset: number): Promise<void>;
+  next?(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * Reads a file's chunks, verified, into `sink` with bounded memory (`inflight` chunks and
+ * two sealed buffers, whatever the file size). Missing or corrupt objects are asked of
+ * `fetchObject`; returns the objects healed that way. A failure (a chunk missing or
+ * corrupt everywhere, a whole-file hash mismatch, an abort) is thrown after the chunks
+ * before it went to `next`, and before the last one does.
+ */
+export async function readChunks(home: Home, manifest: FileManifest, fileKey: Uint8Array, sink: PlainSink, opts: ReadOptions = {}): Promise<string[]> {
+  const pool = opts.pool ?? new SealPool();
+  const buffers = pool.chunkBuffers(Math.max(1, opts.inflight ?? DEFAULT_INFLIGHT), SEALED_BUFFERS);
+  try {
+    return await readChunksWith({ home, pool, buffers, key: fileKey, fileHash: Buffer.from(manifest.file_hash, 'hex'), manifest, opts, healed: [] }, sink);
   } finally {
+    pool.dispose(buffers.plain, buffers.sealed);
     if (!opts.pool) await pool.close();
   }
 }
@@ -121,37 +171,36 @@ const DEFAULT_INFLIGHT = 3;
 /** A sealed buffer is needed only from the read until a worker has opened it. */
 const SEALED_BUFFERS = 2;
 
-async function writeChunks(home: Home, pool: SealPool, m: FileManifest, key: Uint8Array, fh: FileHandle, opts: RestoreOptions): Promise<string[]> {
-  const buffers = pool.chunkBuffers(Math.max(1, opts.inflight ?? DEFAULT_INFLIGHT), SEALED_BUFFERS);
-  try {
-    return await writeChunksWith(home, pool, buffers, m, key, fh, opts);
-  } finally {
-    pool.dispose(buffers.plain, buffers.sealed);
-  }
-}
-
-async function writeChunksWith(home: Home, pool: SealPool, buffers: ChunkBuffers, m: FileManifest, key: Uint8Array, fh: FileHandle, opts: RestoreOptions): Promise<string[]> {
-  const fileHash = Buffer.from(m.file_hash, 'hex');
+async function readChunksWith(job: ChunkJob, sink: PlainSink): Promise<string[]> {
+  const { pool, buffers, manifest: m, opts } = job;
   const whole = pool.hashStream();
-  const healed: string[] = [];
-  // Chunks are opened (workers) and written at their offsets concurrently; then, in file
-  // order, each goes to the whole-file hash on one worker, after which its buffer is free.
-  // A FIFO of at most `count` chunks bounds it all.
+  // Chunks are opened (workers) and handed to `opened` concurrently; then, in file order,
+  // each goes to the whole-file hash on one worker and to `next`, after which its buffer is
+  // free. A FIFO of at most `count` chunks bounds it all.
   const queue: Promise<Opened>[] = [];
   const hashing: Promise<void>[] = [];
+  let finished = 0;
   let written = 0;
-  let flushedAt = 0;
-  let flushing: Promise<void> | undefined;
   const finishHead = async () => {
     opts.signal?.throwIfAborted();
     const { slot, length } = await queue.shift()!;
-    hashing.push(whole.update(slot, length).finally(() => buffers.plain.release(slot)));
-    written += length;
-    opts.onProgress?.(length);
-    // fdatasync in the background: the disk works while we decrypt the rest.
-    if (!flushing && written - flushedAt >= FLUSH_EVERY) {
-      flushedAt = written;
-      flushing = fh.datasync().finally(() => { flushing = undefined; });
+    const hashed = whole.update(slot, length);
+    try {
+      written += length;
+      if (++finished === m.chunks.length) {
+        // The last chunk is held back until the whole file has proved right.
+        await Promise.all([...hashing, hashed]);
+        if (written !== m.total_size || !(await whole.digest()).equals(job.fileHash)) {
+          throw corrupt(`restored ${m.filename} does not match its file hash ${m.file_hash}`, { hash: m.file_hash });
+        }
+      }
+      await sink.next?.(slot.bytes.subarray(0, length));
+      opts.onProgress?.(length);
+    } finally {
+      // The buffer is free once the hash has read it too (`next` is done with it by now).
+      const free = hashed.finally(() => buffers.plain.release(slot));
+      free.catch(() => {}); // surfaced below
+      hashing.push(free);
     }
   };
   try {
@@ -161,9 +210,9 @@ async function writeChunksWith(home: Home, pool: SealPool, buffers: ChunkBuffers
       if (queue.length >= buffers.count) await finishHead();
       const at = offset;
       offset += c.size;
-      const p = openStoredChunk({ home, pool, buffers, key, fileHash, manifest: m, opts, healed }, c).then(async (o) => {
+      const p = openStoredChunk(job, c).then(async (o) => {
         try {
-          await writeAt(fh, o.slot.bytes.subarray(0, o.length), at);
+          await sink.opened?.(o.slot.bytes.subarray(0, o.length), at);
         } catch (e) {
           buffers.plain.release(o.slot);
           throw e;
@@ -175,16 +224,12 @@ async function writeChunksWith(home: Home, pool: SealPool, buffers: ChunkBuffers
     }
     while (queue.length) await finishHead();
     await Promise.all(hashing);
-    await flushing;
   } catch (e) {
-    await Promise.allSettled([...queue, ...hashing, flushing]);
+    await Promise.allSettled([...queue, ...hashing]);
     await whole.drop();
     throw e;
   }
-  if (written !== m.total_size || !(await whole.digest()).equals(fileHash)) {
-    throw corrupt(`restored ${m.filename} does not match its file hash ${m.file_hash}`, { hash: m.file_hash });
-  }
-  return healed;
+  return job.healed;
 }
 
 async function writeAt(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
@@ -204,7 +249,7 @@ interface ChunkJob {
   key: Uint8Array;
   fileHash: Buffer;
   manifest: FileManifest;
-  opts: RestoreOptions;
+  opts: ReadOptions;
   healed: string[];
 }
 

@@ -49,13 +49,21 @@ async function readObject(body: Readable, hash: string): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
+/** How a file shared with this cell is read: the key unwrapped from its grant, missing objects fetched from the sharer. */
+export interface SharedSource {
+  key: Uint8Array;
+  fetchObject: FetchObject;
+}
+
+export function sharedSource(ctx: PeerContext & { home: Home }, held: HeldGrant, signal?: AbortSignal): SharedSource {
+  const { x25519 } = ctx.home.keys;
+  return { key: unwrapFileKey(held.grant, x25519.privateKey, x25519.publicRaw), fetchObject: fetchFromPeer(ctx, held.creator, signal) };
+}
+
 /** Restores a file shared with this cell to `out`, with the key unwrapped from its grant. */
 export async function restoreShared(ctx: PeerContext & { home: Home }, held: HeldGrant, out: string, opts: Omit<RestoreOptions, 'fetchObject'> = {}): Promise<RestoreResult> {
-  const { x25519 } = ctx.home.keys;
-  const key = unwrapFileKey(held.grant, x25519.privateKey, x25519.publicRaw);
-  const r = await restoreFile(ctx.home, held.grant.manifest_hash, key, out, {
-    now: ctx.clock, ...opts, fetchObject: fetchFromPeer(ctx, held.creator, opts.signal),
-  });
+  const { key, fetchObject } = sharedSource(ctx, held, opts.signal);
+  const r = await restoreFile(ctx.home, held.grant.manifest_hash, key, out, { now: ctx.clock, ...opts, fetchObject });
   indexPending(ctx.home, held.grant.manifest_hash); // the manifest may have arrived just now: pin its chunks
   return r;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { readPasswordHash, verifyPasswordAsync, writePassword } from '../home/password.js';
 import { GroveError, badInput } from '../errors.js';
-import { fingerprint } from './sessions.js';
+import { fingerprint, type Session } from './sessions.js';
 import { SESSION_COOKIE, type DashboardContext } from './server.js';
 import { readCookie } from './security.js';
 
@@ -47,7 +47,7 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: DashboardContext):
     return { ok: true };
   });
 
-  app.get('/api/session', async (req) => ({ csrf: req.session!.csrf, ...identity(ctx) }));
+  app.get('/api/session', async (req) => sessionAnswer(ctx, req.session!));
 
   // Changing the password rewrites dashboard_auth, which ends every session (this one too).
   app.post('/api/password', async (req, reply) => {
@@ -62,6 +62,11 @@ export function registerAuthRoutes(app: FastifyInstance, ctx: DashboardContext):
     ctx.log.info('dashboard password changed from the dashboard');
     return { ok: true };
   });
+}
+
+/** What the page learns of its session: the CSRF token and the cell (`GET /api/session`, and the page itself). */
+export function sessionAnswer(ctx: DashboardContext, s: Session): { csrf: string; id: string; name: string } {
+  return { csrf: s.csrf, ...identity(ctx) };
 }
 
 function identity(ctx: DashboardContext): { id: string; name: string } {

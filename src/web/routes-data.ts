@@ -19,7 +19,7 @@ import type { DashboardContext } from './server.js';
 
 const PAGE_MAX = 500;
 /** Settings the dashboard may change (each validated by config's own parser). */
-export const SETTABLE = ['name', 'replication.factor', 'sync.interval_s', 'api.advertise', 'quota.default_bytes'] as const;
+export const SETTABLE = ['name', 'replication.factor', 'sync.interval_s', 'api.advertise', 'quota.default_bytes', 'relay.urls'] as const;
 
 function str(v: unknown, what: string, max = 4096): string {
   if (typeof v !== 'string' || !v || v.length > max) throw badInput(`expected ${what}`);
@@ -223,6 +223,7 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
         'sync.interval_s': saved.sync.interval_s,
         'api.advertise': saved.api.advertise,
         'quota.default_bytes': saved.quota.default_bytes,
+        'relay.urls': saved.relay.urls,
       },
       running: {
         name: home.config.name,
@@ -230,7 +231,10 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
         'sync.interval_s': home.config.sync.interval_s,
         'api.advertise': home.config.api.advertise,
         'quota.default_bytes': home.config.quota.default_bytes,
+        'relay.urls': home.config.relay.urls,
       },
+      // The relay links of the running cell (relay.urls as it started): connected now or not.
+      relays: ctx.relays(),
       dashboard: { url: ctx.url() ?? null, host: home.config.dashboard.host, port: home.config.dashboard.port },
     };
   });

@@ -1,5 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rm, stat, unlink } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -9,19 +9,20 @@ import type { Home } from '../home/home.js';
 import { addFile } from '../ingest/add.js';
 import { SealPool } from '../ingest/pool.js';
 import { byManifest } from '../ingest/files.js';
-import { restoreFile } from '../ingest/restore.js';
+import { loadManifest, readChunks, type FetchObject } from '../ingest/restore.js';
+import type { FileManifest } from '../formats/manifest.js';
 import { fileKey } from '../crypto/kdf.js';
-import { findHeldGrant } from '../share/received.js';
+import { findHeldGrant, indexPending } from '../share/received.js';
 import { isHash } from '../crypto/encoding.js';
-import { GroveError, badInput, corrupt, notFound, tooLarge } from '../errors.js';
-import { attachmentHeader, uploadName } from './security.js';
+import { GroveError, badInput, corrupt, describeError, notFound, tooLarge } from '../errors.js';
+import { SECURITY_HEADERS, attachmentHeader, uploadName } from './security.js';
 import type { DashboardContext } from './server.js';
 
 // Uploads and downloads (docs/dashboard.md "Files"). An upload streams the request body to
 // a temp file in the home (mode 600, size-bounded, never buffered whole), then goes through
-// the same ingest as `grove add`, recorded under HOME/uploads/NAME. A download restores the
-// file exactly as `grove get` does (every chunk's tag and the whole file's hash checked)
-// into a temp file, then streams it as an attachment and removes it.
+// the same ingest as `grove add`, recorded under HOME/uploads/NAME. A download reads the
+// file with the same verified reader as `grove get` (every object's hash, every chunk's tag,
+// the whole file's hash) and sends each chunk as soon as it has passed.
 
 const MAX_TRANSFERS = 4;
 
@@ -105,10 +106,9 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: DashboardConte
     if (typeof manifest !== 'string' || !isHash(manifest)) throw badInput('expected ?manifest=HASH');
     const v = byManifest(home.db, manifest);
     if (!v) throw notFound(`no file with manifest ${manifest} in this cell`);
-    return slot(() => serveRestored(req, reply, ctx, v.name, async (out, signal) => {
-      const key = fileKey(home.keys.master, Buffer.from(v.file_hash, 'hex'));
-      const r = await restoreFile(home, manifest, key, out, { now: ctx.clock, signal, ...(ctx.fetchObject ? { fetchObject: ctx.fetchObject } : {}) });
-      if (r.manifest.file_hash !== v.file_hash) throw corrupt(`manifest ${manifest} does not describe ${v.path}`);
+    const key = fileKey(home.keys.master, Buffer.from(v.file_hash, 'hex'));
+    return slot(() => streamFile(req, reply, ctx, manifest, key, ctx.fetchObject, (m) => {
+      if (m.file_hash !== v.file_hash) throw corrupt(`manifest ${manifest} does not describe ${v.path}`);
     }));
   });
 
@@ -117,30 +117,71 @@ export function registerTransferRoutes(app: FastifyInstance, ctx: DashboardConte
     if (typeof manifest !== 'string' || !isHash(manifest)) throw badInput('expected ?manifest=HASH');
     const held = findHeldGrant(home.db, manifest);
     if (!held) throw notFound('that file is not shared with this cell (any more)');
-    return slot(() => serveRestored(req, reply, ctx, held.grant.filename, async (out, signal) => {
-      await ctx.restoreShared(held, out, { signal });
-    }));
+    return slot(async () => {
+      const signal = requestSignal(req, reply, ctx.signal);
+      const src = ctx.sharedSource(held, signal);
+      // The manifest may have arrived just now (from the sharer): pin its chunks.
+      return streamFile(req, reply, ctx, manifest, src.key, src.fetchObject, () => indexPending(home, manifest), signal);
+    });
   });
 }
 
-/** Restores into a temp file (fully verified), then streams it as an attachment. */
-async function serveRestored(req: FastifyRequest, reply: FastifyReply, ctx: DashboardContext, filename: string,
-  restore: (out: string, signal: AbortSignal) => Promise<void>): Promise<FastifyReply> {
-  const signal = requestSignal(req, reply, ctx.signal);
-  const out = await tempPath(ctx.home);
-  try {
-    await restore(out, signal);
-    const size = (await stat(out)).size;
-    const stream = createReadStream(out);
-    const cleanup = () => void unlink(out).catch(() => {});
-    stream.once('close', cleanup);
-    return reply
-      .header('content-type', 'application/octet-stream')
-      .header('content-disposition', attachmentHeader(filename))
-      .header('content-length', String(size))
-      .send(stream);
-  } catch (e) {
-    await unlink(out).catch(() => {});
-    throw e;
+/**
+ * Sends one file as an attachment while it is decrypted (docs/dashboard.md "Uploads and
+ * downloads"): chunks go out as `readChunks` verifies them, memory stays bounded whatever
+ * the size, and the last chunk is sent only after the whole file's SHA-256 has matched.
+ * Before the first byte a failure is an ordinary error answer; after it, the connection is
+ * destroyed, so the browser sees a failed download short of Content-Length, never a
+ * complete wrong file.
+ */
+async function streamFile(req: FastifyRequest, reply: FastifyReply, ctx: DashboardContext, manifestHash: string, key: Uint8Array,
+  fetchObject: FetchObject | undefined, check: (m: FileManifest) => void, signal = requestSignal(req, reply, ctx.signal)): Promise<FastifyReply | undefined> {
+  const { home, log } = ctx;
+  const heal = fetchObject ? { fetchObject } : {};
+  const m = await loadManifest(home, manifestHash, key, { now: ctx.clock, ...heal });
+  check(m);
+  const res = reply.raw;
+  let sent = 0;
+  const gone = new Promise<never>((_resolve, reject) => {
+    const stop = () => reject(signal.reason instanceof Error ? signal.reason : new GroveError('BAD_INPUT', 'the download was cut off'));
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+  gone.catch(() => {});
+  const write = (bytes: Uint8Array) => Promise.race([gone, new Promise<void>((resolve, reject) => {
+    // The bytes are a reused buffer: wait until the socket has taken them.
+    res.write(bytes, (err) => (err ? reject(err) : resolve()));
+  })]);
+  const head = () => {
+    reply.hijack();
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      'cache-control': 'no-store',
+      'content-type': 'application/octet-stream',
+      'content-disposition': attachmentHeader(m.filename),
+      'content-length': String(m.total_size),
+    });
+  };
+  if (req.method === 'HEAD') {
+    head();
+    res.end();
+    return undefined;
   }
+  try {
+    await readChunks(home, m, key, {
+      next: async (bytes) => {
+        if (!reply.sent) head();
+        if (bytes.length) await write(bytes);
+        sent += bytes.length;
+      },
+    }, { now: ctx.clock, signal, ...heal });
+  } catch (e) {
+    if (!reply.sent) throw e; // nothing sent yet: an ordinary error answer
+    if (!signal.aborted) log.error({ err: e, manifest: manifestHash, sent, size: m.total_size }, `download of ${m.filename} aborted after ${sent} of ${m.total_size} bytes: ${describeError(e)}`);
+    else log.info({ manifest: manifestHash, sent, size: m.total_size }, `download of ${m.filename} cut off after ${sent} of ${m.total_size} bytes`);
+    res.destroy();
+    return undefined;
+  }
+  res.end();
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fastify, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -7,7 +8,9 @@ import type { ControlRegistry } from '../daemon/control.js';
 import type { CellEvents } from '../peers/context.js';
 import type { PeerHealth } from '../peers/records.js';
 import type { RoundSummary } from '../sync/round.js';
-import type { FetchObject, RestoreResult } from '../ingest/restore.js';
+import type { FetchObject } from '../ingest/restore.js';
+import type { SharedSource } from '../share/get.js';
+import type { WatchEvents } from '../watch/service.js';
 import type { HeldGrant } from '../share/received.js';
 import { GroveError, describeError, isGroveError } from '../errors.js';
 import { SECURITY_HEADERS, allowedHosts, hostAllowed, isLoopbackHost, originAllowed, readCookie } from './security.js';
@@ -15,7 +18,7 @@ import { SessionStore, csrfMatches, fingerprint, DEFAULT_SESSIONS, type Session,
 import { LoginLimiter, DEFAULT_LOGIN_LIMIT, type LoginLimitPolicy } from './login-limit.js';
 import { EventLog, sseFrame } from './event-log.js';
 import { loadAssets, registerAssets, type Assets } from './assets.js';
-import { registerAuthRoutes } from './routes-auth.js';
+import { registerAuthRoutes, sessionAnswer } from './routes-auth.js';
 import { registerDataRoutes } from './routes-data.js';
 import { registerTransferRoutes, sweepTransfers } from './routes-transfer.js';
 
@@ -40,8 +43,12 @@ export interface DashboardComponents {
   peerHealth: (peerId: string) => PeerHealth | undefined;
   /** Fetches one of our objects that is missing or corrupt here from a holder. */
   fetchObject?: FetchObject;
-  /** Restores a file shared with this cell (the key from its grant, missing objects from the sharer). */
-  restoreShared: (held: HeldGrant, out: string, opts: { signal: AbortSignal }) => Promise<RestoreResult>;
+  /** How to read a file shared with this cell: the key from its grant, missing objects from the sharer. */
+  sharedSource: (held: HeldGrant, signal: AbortSignal) => SharedSource;
+  /** The relays the cell listens on now (config relay.urls when it started), connected or not. */
+  relays: () => { url: string; connected: boolean }[];
+  /** Watched folders' events: an ingested or vanished file changes the Files page. */
+  watch?: Pick<EventEmitter<WatchEvents>, 'on' | 'off'>;
   /** The sync round: the last one, when the loop runs next, whether one runs now. */
   syncState: () => { last: RoundSummary | undefined; nextAt: number | undefined; busy: boolean };
 }
@@ -178,20 +185,53 @@ export class Dashboard {
     on('chat-delivered', (peer: string) => f.publish('chat', { peer }));
     on('grant-received', () => f.publish('feed'));
     on('grant-dropped', () => f.publish('feed'));
-    // Objects arrive in bursts (replication, a shared file's chunks): one update per burst.
-    let burst: NodeJS.Timeout | undefined;
-    on('object-stored', () => {
-      burst ??= setTimeout(() => {
-        burst = undefined;
-        f.publish('feed');
-        f.publish('overview');
-      }, OBJECT_BURST_MS);
+    // Objects arrive in bursts (replication, a shared file's chunks), and so do a watched
+    // folder's files during a scan: one update per burst.
+    const timers = new Set<NodeJS.Timeout>();
+    const perBurst = (fn: () => void) => {
+      let timer: NodeJS.Timeout | undefined;
+      return () => {
+        if (timer) return;
+        const t = setTimeout(() => {
+          timers.delete(t);
+          timer = undefined;
+          fn();
+        }, OBJECT_BURST_MS);
+        timer = t;
+        timers.add(t);
+      };
+    };
+    this.unhook.push(() => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
     });
-    this.unhook.push(() => clearTimeout(burst));
+    on('object-stored', perBurst(() => {
+      f.publish('feed');
+      f.publish('overview');
+    }));
     on('sync-done', () => {
       f.publish('sync');
       f.publish('files');
     });
+    const w = this.c.watch;
+    if (w) {
+      const files = perBurst(() => {
+        f.publish('files');
+        f.publish('overview');
+        f.publish('settings'); // the folder's file counts
+      });
+      const folders = perBurst(() => f.publish('settings'));
+      w.on('ingested', files);
+      w.on('gone', files);
+      w.on('paused', folders);
+      w.on('scanned', folders);
+      this.unhook.push(() => {
+        w.off('ingested', files);
+        w.off('gone', files);
+        w.off('paused', folders);
+        w.off('scanned', folders);
+      });
+    }
   }
 
   private build(): FastifyInstance {
@@ -207,8 +247,11 @@ export class Dashboard {
         throw new GroveError('FORBIDDEN', 'cross-origin request refused');
       }
       const path = req.url.split('?')[0]!;
+      const sessionOf = () => ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE), ctx.clock(), ctx.authFingerprint());
+      // The page is served to anyone, and carries the session when there is one.
+      if (path === '/' && !changes) req.session = sessionOf();
       if (!path.startsWith('/api/') || path === '/api/login') return;
-      const s = ctx.sessions.get(readCookie(req.headers.cookie, SESSION_COOKIE), ctx.clock(), ctx.authFingerprint());
+      const s = sessionOf();
       if (!s) throw new GroveError('UNAUTHENTICATED', 'log in first');
       if (changes && !csrfMatches(s, header(req, CSRF_HEADER))) throw new GroveError('FORBIDDEN', 'missing or wrong CSRF token: reload the page');
       req.session = s;
@@ -231,7 +274,7 @@ export class Dashboard {
       void reply.status(404).send({ error: 'NOT_FOUND', message: 'no such page' });
     });
 
-    registerAssets(app, this.assets);
+    registerAssets(app, this.assets, (req) => (req.session ? sessionAnswer(ctx, req.session) : undefined));
     registerAuthRoutes(app, ctx);
     registerDataRoutes(app, ctx);
     registerTransferRoutes(app, ctx);

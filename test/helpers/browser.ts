@@ -12,9 +12,9 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
 }
 
-/** A fresh browser profile on a cell's dashboard, closed after the test. */
-export async function openDashboard(t: TestContext, browser: Browser, tc: TestCell, opts: { login?: string | false } = {}): Promise<{ context: BrowserContext; page: Page; url: string }> {
-  const url = tc.cell.dashboard!.url!;
+/** A fresh browser profile on a cell's dashboard (or another dashboard at `url`), closed after the test. */
+export async function openDashboard(t: TestContext, browser: Browser, tc: TestCell, opts: { login?: string | false; url?: string } = {}): Promise<{ context: BrowserContext; page: Page; url: string }> {
+  const url = opts.url ?? tc.cell.dashboard!.url!;
   const context = await browser.newContext({ acceptDownloads: true });
   t.after(() => context.close());
   const page = await context.newPage();

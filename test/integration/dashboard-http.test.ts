@@ -2,11 +2,12 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import type { LightMyRequestResponse } from 'fastify';
 import { startCells, pairCells, type TestCell, type StartCellsOptions } from '../helpers/cells.js';
 import { runGrove } from '../helpers/ingest.js';
 import { lsRows } from '../../src/ingest/list.js';
+import { Dashboard } from '../../src/web/server.js';
 
 // The dashboard's HTTP surface, in-process (fastify inject) against a real cell: auth on
 // every API route, CSRF (token and Origin), the Host check, the login rate limit, headers,
@@ -22,32 +23,34 @@ interface Dash {
   login(ip?: string): Promise<{ cookie: string; csrf: string }>;
 }
 
-async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'] = true, n = 1): Promise<Dash[]> {
-  const cells = await startCells(t, n, { dashboard });
-  return cells.map((tc) => {
-    const d = tc.cell.dashboard!;
-    const host = new URL(d.url!).host;
-    const origin = `http://${host}`;
-    const dash: Dash = {
-      tc, host, origin,
-      inject: (o) => {
-        const headers: Record<string, string> = { host: o.host ?? host, ...o.headers };
-        if (o.cookie) headers.cookie = o.cookie;
-        if (o.csrf) headers['x-grove-csrf'] = o.csrf;
-        const method = (o.method ?? 'GET') as 'GET';
-        if (o.origin !== null && (o.origin !== undefined || method !== 'GET')) headers.origin = o.origin ?? origin;
-        if (o.json !== undefined) headers['content-type'] = 'application/json';
-        return d.app.inject({ method, url: o.url, headers, remoteAddress: o.ip ?? '127.0.0.1', payload: o.json !== undefined ? JSON.stringify(o.json) : o.body });
-      },
-      login: async (ip) => {
-        const r = await dash.inject({ method: 'POST', url: '/api/login', json: { password: PASSWORD }, ...(ip ? { ip } : {}) });
-        assert.equal(r.statusCode, 200, r.body);
-        const set = String(r.headers['set-cookie']);
-        return { cookie: set.split(';')[0]!, csrf: (r.json() as { csrf: string }).csrf };
-      },
-    };
-    return dash;
-  });
+async function dashCell(t: TestContext, dashboard: StartCellsOptions['dashboard'] = true, n = 1, config?: StartCellsOptions['config']): Promise<Dash[]> {
+  const cells = await startCells(t, n, { dashboard, ...(config ? { config } : {}) });
+  return cells.map((tc) => dashFor(tc, tc.cell.dashboard!));
+}
+
+/** Requests to a dashboard (the cell's own, or one a test built from its components). */
+function dashFor(tc: TestCell, d: Dashboard): Dash {
+  const host = new URL(d.url!).host;
+  const origin = `http://${host}`;
+  const dash: Dash = {
+    tc, host, origin,
+    inject: (o) => {
+      const headers: Record<string, string> = { host: o.host ?? host, ...o.headers };
+      if (o.cookie) headers.cookie = o.cookie;
+      if (o.csrf) headers['x-grove-csrf'] = o.csrf;
+      const method = (o.method ?? 'GET') as 'GET';
+      if (o.origin !== null && (o.origin !== undefined || method !== 'GET')) headers.origin = o.origin ?? origin;
+      if (o.json !== undefined) headers['content-type'] = 'application/json';
+      return d.app.inject({ method, url: o.url, headers, remoteAddress: o.ip ?? '127.0.0.1', payload: o.json !== undefined ? JSON.stringify(o.json) : o.body });
+    },
+    login: async (ip) => {
+      const r = await dash.inject({ method: 'POST', url: '/api/login', json: { password: PASSWORD }, ...(ip ? { ip } : {}) });
+      assert.equal(r.statusCode, 200, r.body);
+      const set = String(r.headers['set-cookie']);
+      return { cookie: set.split(';')[0]!, csrf: (r.json() as { csrf: string }).csrf };
+    },
+  };
+  return dash;
 }
 
 const API_GETS = ['/api/session', '/api/overview', '/api/files', '/api/files/versions?path=/x', '/api/feed', '/api/chat', '/api/chat/alpha',
@@ -128,7 +131,7 @@ test('CSRF: without the token, with a wrong one, or from a foreign Origin a chan
 test('Host check: a request for another host name (DNS rebinding) is refused, page and API alike', async (t) => {
   const [d] = await dashCell(t);
   const { cookie } = await d!.login();
-  for (const url of ['/', '/api/overview', '/assets/app.js']) {
+  for (const url of ['/', '/api/overview', '/assets/icon.svg']) {
     const r = await d!.inject({ url, cookie, host: 'evil.example' });
     assert.equal(r.statusCode, 403, url);
     const r2 = await d!.inject({ url, cookie, host: `evil.example:${new URL(d!.origin).port}` });
@@ -176,6 +179,39 @@ test('headers: CSP without inline script, no framing, nosniff, no-store on API a
   }
   const unauth = await d!.inject({ url: '/api/overview' });
   assert.equal(unauth.headers['cache-control'], 'no-store');
+});
+
+test('the page carries its session (or none) and preloads its first answers; hashed assets are cached for good', async (t) => {
+  const [d] = await dashCell(t, true, 1, { name: 'al"pha <b>' });
+  const meta = (html: string) => /<meta name="grove-session" content="([^"]*)">/.exec(html)?.[1];
+  const anon = await d!.inject({ url: '/' });
+  assert.equal(anon.statusCode, 200);
+  assert.equal(anon.headers['cache-control'], 'no-store');
+  assert.equal(meta(anon.body), '');
+  assert.doesNotMatch(anon.body, /rel="preload"/);
+  const { cookie, csrf } = await d!.login();
+  const mine = await d!.inject({ url: '/', cookie });
+  assert.equal(mine.headers['cache-control'], 'no-store');
+  const decoded = meta(mine.body)!.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  assert.deepEqual(JSON.parse(decoded), { csrf, id: d!.tc.id, name: 'al"pha <b>' });
+  assert.doesNotMatch(mine.body, /<b>/, 'the name is escaped in the attribute');
+  for (const p of ['/api/peers', '/api/chat', '/api/overview']) assert.match(mine.body, new RegExp(`<link rel="preload" href="${p}" as="fetch" crossorigin>`));
+  assert.doesNotMatch(mine.body, /<script>|<script [^>]*>[^<]/, 'no inline script');
+  // A forged cookie is no session.
+  assert.equal(meta((await d!.inject({ url: '/', cookie: 'grove_session=forged' })).body), '');
+
+  const js = /src="(\/assets\/app-[A-Z0-9]{8}\.js)"/.exec(anon.body)![1]!;
+  const css = /href="(\/assets\/app-[A-Z0-9]{8}\.css)"/.exec(anon.body)![1]!;
+  for (const url of [js, css]) {
+    const r = await d!.inject({ url, headers: { 'accept-encoding': 'gzip, br' } });
+    assert.equal(r.statusCode, 200, url);
+    assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable', url);
+    assert.equal(r.headers['content-encoding'], 'gzip', url);
+  }
+  const icon = await d!.inject({ url: '/assets/icon.svg' });
+  assert.equal(icon.headers['cache-control'], 'no-cache');
+  assert.equal((await d!.inject({ url: '/assets/icon.svg', headers: { 'if-none-match': String(icon.headers.etag) } })).statusCode, 304);
+  for (const url of ['/assets/index.html', '/assets/app.js', '/assets/..%2Fpackage.json']) assert.equal((await d!.inject({ url })).statusCode, 404, url);
 });
 
 test('sessions expire (absolute and idle) and end when `grove passwd` changes the password', async (t) => {
@@ -234,6 +270,105 @@ test('upload streams into ingest; download is the same bytes, as an attachment; 
   // Names that are paths are refused.
   const bad = await d!.inject({ method: 'PUT', url: '/api/upload?name=..%2Fetc', cookie, csrf, body: Buffer.from('x'), headers: { 'content-type': 'application/octet-stream' } });
   assert.equal(bad.statusCode, 400);
+});
+
+/** A GET over a real socket: what arrived, and whether the response completed. */
+function rawGet(url: string, cookie: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; complete: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { cookie } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('error', () => {}); // an aborted response: seen as incomplete below
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), complete: res.complete }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function uploadBytes(d: Dash, cookie: string, csrf: string, name: string, bytes: Buffer): Promise<{ manifest_hash: string; chunks: number }> {
+  const up = await d.inject({ method: 'PUT', url: `/api/upload?name=${encodeURIComponent(name)}`, cookie, csrf, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+  assert.equal(up.statusCode, 200, up.body);
+  return (up.json() as { file: { manifest_hash: string; chunks: number } }).file;
+}
+
+test('downloads stream as they decrypt: a 9 MiB file (3 chunks) over a real socket, own and shared, byte-identical', async (t) => {
+  const [a, b] = await dashCell(t, true, 2);
+  await pairCells(a!.tc, b!.tc);
+  const { cookie, csrf } = await a!.login();
+  const bytes = randomBytes(9 * 1024 * 1024);
+  const file = await uploadBytes(a!, cookie, csrf, 'nine.bin', bytes);
+  assert.equal(file.chunks, 3);
+  const got = await rawGet(`${a!.tc.cell.dashboard!.url}/api/files/download?manifest=${file.manifest_hash}`, cookie);
+  assert.equal(got.status, 200);
+  assert.ok(got.complete);
+  assert.equal(got.headers['content-length'], String(bytes.length));
+  assert.equal(got.headers['content-type'], 'application/octet-stream');
+  assert.equal(got.headers['x-content-type-options'], 'nosniff');
+  assert.equal(got.headers['cache-control'], 'no-store');
+  assert.match(String(got.headers['content-disposition']), /^attachment; filename="nine.bin"/);
+  assert.match(String(got.headers['content-security-policy']), /default-src 'none'/);
+  assert.ok(got.body.equals(bytes), 'downloaded bytes differ');
+  const head = await a!.inject({ method: 'HEAD', url: `/api/files/download?manifest=${file.manifest_hash}`, cookie });
+  assert.equal(head.statusCode, 200);
+  assert.equal(head.headers['content-length'], String(bytes.length));
+  assert.equal(head.rawPayload.length, 0);
+
+  // Shared with beta: its Feed download fetches the objects from alpha as it goes.
+  const share = await a!.inject({ method: 'POST', url: '/api/share', cookie, csrf, json: { file: file.manifest_hash, peers: ['beta'] } });
+  assert.equal(share.statusCode, 200, share.body);
+  const sb = await b!.login();
+  const shared = await rawGet(`${b!.tc.cell.dashboard!.url}/api/feed/download?manifest=${file.manifest_hash}`, sb.cookie);
+  assert.equal(shared.status, 200);
+  assert.ok(shared.complete);
+  assert.equal(shared.headers['content-length'], String(bytes.length));
+  assert.ok(shared.body.equals(bytes), 'shared download differs');
+});
+
+test('a corrupt or missing chunk fails the download: an error before the first byte, a cut connection after it, logged', async (t) => {
+  const { pino } = await import('pino');
+  const { chunksOf } = await import('../../src/ingest/files.js');
+  const { readFile, writeFile, unlink } = await import('node:fs/promises');
+  const [a] = await startCells(t, 1);
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+  const dash = new Dashboard({ ...a!.cell.dashboardComponents(), log }, { host: '127.0.0.1', port: 0 });
+  await dash.start();
+  t.after(() => dash.stop());
+  const d = dashFor(a!, dash);
+  const { cookie, csrf } = await d.login();
+  const objects = a!.cell.home.objects;
+  const flip = async (hash: string) => {
+    const p = objects.pathOf(hash);
+    const b = await readFile(p);
+    b[1000]! ^= 0x01;
+    await writeFile(p, b);
+  };
+  const download = (m: string) => rawGet(`${dash.url}/api/files/download?manifest=${m}`, cookie);
+
+  // The middle chunk corrupt on disk: the first 4 MiB went out, then the connection is cut.
+  const one = await uploadBytes(d, cookie, csrf, 'one.bin', randomBytes(9 * 1024 * 1024));
+  await flip(chunksOf(a!.cell.home.db, one.manifest_hash)[1]!.hash);
+  const cut = await download(one.manifest_hash);
+  assert.equal(cut.status, 200);
+  assert.equal(cut.complete, false, 'a download with a corrupt chunk must not complete');
+  assert.ok(cut.body.length < 9 * 1024 * 1024, `got ${cut.body.length} bytes`);
+  assert.ok(lines.some((l) => /download of one\.bin aborted after \d+ of 9437184 bytes/.test(l) && /corrupt/.test(l)), lines.join('\n'));
+
+  // The last chunk missing: everything before it went out, never the end.
+  const two = await uploadBytes(d, cookie, csrf, 'two.bin', randomBytes(9 * 1024 * 1024 + 5));
+  await unlink(objects.pathOf(chunksOf(a!.cell.home.db, two.manifest_hash)[2]!.hash));
+  const short = await download(two.manifest_hash);
+  assert.equal(short.complete, false);
+  assert.ok(short.body.length <= 8 * 1024 * 1024);
+
+  // The first chunk corrupt: nothing sent yet, so an ordinary error answer.
+  const three = await uploadBytes(d, cookie, csrf, 'three.bin', randomBytes(100_000));
+  await flip(chunksOf(a!.cell.home.db, three.manifest_hash)[0]!.hash);
+  const refused = await download(three.manifest_hash);
+  assert.equal(refused.status, 500);
+  assert.equal((JSON.parse(refused.body.toString()) as { error: string }).error, 'CORRUPT');
+  assert.equal(refused.headers['content-disposition'], undefined);
 });
 
 /** A chunked upload over a real socket (no Content-Length). */
@@ -305,14 +440,13 @@ test('`grove start` serves the dashboard; `grove status --json` gives its URL', 
   assert.match(s.dashboard_url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const page = await fetch(s.dashboard_url);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /<script type="module" src="\/assets\/app.js"><\/script>/);
+  assert.match(await page.text(), /<script type="module" src="\/assets\/app-[A-Z0-9]{8}\.js"><\/script>/);
   assert.equal((await fetch(`${s.dashboard_url}/api/overview`)).status, 401);
   assert.equal(await d.stop(), 0);
 });
 
 test('a non-loopback dashboard logs a warning', async (t) => {
   const { pino } = await import('pino');
-  const { Dashboard } = await import('../../src/web/server.js');
   const [a] = await startCells(t, 1);
   const lines: string[] = [];
   const log = pino({ level: 'warn' }, { write: (l: string) => void lines.push(l) });
@@ -399,4 +533,27 @@ test('delete: one stored file by path or manifest hash; it leaves the list; neve
   assert.equal(byHash.statusCode, 200, byHash.body);
   const list = await d!.inject({ url: '/api/files', cookie });
   assert.equal((list.json() as { total: number }).total, 0);
+});
+
+test('settings: relay.urls is shown saved and running, and changed with the validation of `grove config set`', async (t) => {
+  const [d] = await dashCell(t);
+  const { cookie, csrf } = await d!.login();
+  const get = async () => (await d!.inject({ url: '/api/settings', cookie })).json() as { saved: Record<string, unknown>; running: Record<string, unknown>; relays: unknown[] };
+  const before = await get();
+  assert.deepEqual(before.saved['relay.urls'], []);
+  assert.deepEqual(before.running['relay.urls'], []);
+  assert.deepEqual(before.relays, []);
+  const set = (value: unknown) => d!.inject({ method: 'POST', url: '/api/settings', cookie, csrf, json: { key: 'relay.urls', value } });
+  for (const bad of [['http://relay.example:80'], ['ws://relay.example:80/path'], Array.from({ length: 9 }, (_, i) => `ws://r${i}.example:1`)]) {
+    const r = await set(bad);
+    assert.equal(r.statusCode, 400, `${JSON.stringify(bad)}: ${r.body}`);
+  }
+  const ok = await set(['ws://127.0.0.1:9', 'wss://relay.example:443']);
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.deepEqual(ok.json(), { key: 'relay.urls', value: ['ws://127.0.0.1:9', 'wss://relay.example:443'], restart_needed: true });
+  const after = await get();
+  assert.deepEqual(after.saved['relay.urls'], ['ws://127.0.0.1:9', 'wss://relay.example:443']);
+  assert.deepEqual(after.running['relay.urls'], [], 'the running cell keeps what it started with');
+  assert.equal((await set([])).statusCode, 200);
+  assert.deepEqual((await get()).saved['relay.urls'], []);
 });

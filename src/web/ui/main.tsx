@@ -43,10 +43,29 @@ function currentRoute(): string[] {
   return parts.length ? parts : ['overview'];
 }
 
+/**
+ * The session the server put in the page (what GET /api/session answers; empty: none), so
+ * the first render is already the login form or the cell. undefined: the page carries no
+ * such tag, ask the API.
+ */
+function sessionInPage(): Session | null | undefined {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="grove-session"]');
+  if (!meta) return undefined;
+  if (!meta.content) return null;
+  try {
+    const s = JSON.parse(meta.content) as Session;
+    setCsrf(s.csrf);
+    return s;
+  } catch {
+    return undefined;
+  }
+}
+
 function App() {
-  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [session, setSession] = useState<Session | null | undefined>(sessionInPage);
   useEffect(() => {
     whenLoggedOut(() => setSession(null));
+    if (session !== undefined) return;
     get<Session>('/api/session').then((s) => {
       setCsrf(s.csrf);
       setSession(s);
@@ -116,6 +135,7 @@ function Shell(props: { session: Session; onOut: () => void }) {
       disconnectLive();
     };
   }, []);
+  // The page preloads these two and /api/overview when signed in (FIRST_ANSWERS, src/web/assets.ts).
   const peers = useResource(() => get<{ peers: PeerView[] }>('/api/peers'), ['peers']);
   const chats = useResource(() => get<{ conversations: Conversation[] }>('/api/chat'), ['chat', 'peers']);
   const unread = chats.data?.conversations.reduce((n, c) => n + c.unread, 0) ?? 0;

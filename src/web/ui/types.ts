@@ -39,6 +39,8 @@ export interface PeerView { id: string; name: string; preferred: boolean; online
 export interface Settings {
   saved: Record<string, unknown>;
   running: Record<string, unknown>;
+  /** The relays the running cell listens on (relay.urls as it started). */
+  relays: { url: string; connected: boolean }[];
   dashboard: { url: string | null; host: string; port: number };
 }
 

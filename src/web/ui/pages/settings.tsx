@@ -5,7 +5,8 @@ import type { Settings as SettingsData, WatchedFolder } from '../types.js';
 import type { PageProps } from '../main.js';
 
 // Settings saved to config.json (validated by the same parser as `grove config set`); the
-// running cell picks them up at its next start. Later: relays, watched folders.
+// running cell picks them up at its next start. Relays (relay.urls) and watched folders
+// have their own cards.
 
 const FIELDS: { key: string; label: string; help: string; type: 'text' | 'number' | 'list' }[] = [
   { key: 'name', label: 'Cell name', help: 'How peers see this cell.', type: 'text' },
@@ -26,6 +27,7 @@ export function Settings(_props: PageProps) {
           <p class="muted small">This dashboard is at {s.data.dashboard.url ?? 'an unknown address'} (configured: {s.data.dashboard.host}:{s.data.dashboard.port}; change <code>dashboard.host</code> and <code>dashboard.port</code> with <code>grove config set</code>).</p>
         </div>
       ) : null}
+      {s.data ? <Relays data={s.data} onSaved={s.reload} /> : null}
       <Watched />
       <Password />
     </Page>
@@ -68,6 +70,66 @@ function Field(props: { f: (typeof FIELDS)[number]; saved: unknown; running: unk
       {note ? <p class="note ok" role="status">{note}</p> : null}
       <ErrorNote error={error} />
     </form>
+  );
+}
+
+// Relays (relay.urls): a cell behind NAT listens on them so peers can reach it. The list
+// is saved to config.json like `grove config set relay.urls` (same validation); the cell
+// connects to the relays it was started with, so a change applies at its next start.
+function Relays(props: { data: SettingsData; onSaved: () => void }) {
+  const saved = (props.data.saved['relay.urls'] as string[] | undefined) ?? [];
+  const running = props.data.relays;
+  const [url, setUrl] = useState('');
+  const [error, setError] = useState<string>();
+  const [note, setNote] = useState<string>();
+  const save = async (urls: string[]) => {
+    setError(undefined);
+    await post('/api/settings', { key: 'relay.urls', value: urls });
+    setNote('Saved. Restart the cell (grove start) to connect to the relays as listed.');
+    props.onSaved();
+  };
+  const add = async (e: Event) => {
+    e.preventDefault();
+    const u = url.trim();
+    if (saved.includes(u)) return setError(`${u} is already listed.`);
+    try {
+      await save([...saved, u]);
+      setUrl('');
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const state = (u: string) => {
+    const link = running.find((r) => r.url === u);
+    if (!link) return <span class="pill warn" data-testid="relay-state">at the next start</span>;
+    return link.connected ? <span class="pill ok" data-testid="relay-state">connected</span> : <span class="pill" data-testid="relay-state">not connected</span>;
+  };
+  const leaving = running.filter((r) => !saved.includes(r.url));
+  return (
+    <div class="card" data-testid="relays">
+      <h2>Relays</h2>
+      <p class="muted small">A cell that peers cannot reach directly (behind NAT) listens on relays: <code>ws://HOST:PORT</code> or <code>wss://HOST:PORT</code>, at most 8. A relay forwards encrypted streams and learns nothing but cell IDs. A private relay’s token is set with <code>grove config set relay.token</code>.</p>
+      {saved.length ? (
+        <ul class="plain">
+          {saved.map((u) => (
+            <li data-testid="relay"><code>{u}</code> {state(u)}{' '}
+              <Action kind="quiet" small label={`Remove relay ${u}`} onError={setError} onRun={() => save(saved.filter((x) => x !== u))}>Remove</Action>
+            </li>
+          ))}
+        </ul>
+      ) : <p class="muted">No relay: peers reach this cell only by its direct routes.</p>}
+      {leaving.length ? <p class="muted small" data-testid="relays-leaving">Still connected until the next start: {leaving.map((r) => r.url).join(', ')}.</p> : null}
+      <form class="field" onSubmit={add}>
+        <label for="relay-url">Add a relay</label>
+        <div class="row">
+          <input id="relay-url" type="text" placeholder="wss://relay.example.org:443" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} />
+          <button class="btn" type="submit" disabled={!url.trim()}>Add relay</button>
+        </div>
+        <p class="muted small">The cell connects to its relays when it starts: changes here apply at the next start.</p>
+      </form>
+      {note ? <p class="note ok" role="status">{note}</p> : null}
+      <ErrorNote error={error} />
+    </div>
   );
 }
 
