@@ -142,3 +142,10 @@ test('a holder\'s answer is trusted only with one result per object, in order, n
   const odd = parseBatchResults({ results: [ok.results[0], { hash: sent[1]!.hash, stored: false, error: 'EVIL\u001b[2J', message: 'x'.repeat(1000) }] }, sent);
   assert.deepEqual(odd[1], { hash: sent[1]!.hash, stored: false, error: 'INTERNAL', message: 'x'.repeat(200) });
 });
+
+test('golden vector: one chunk "hello" (docs/protocol.md "Batch uploads")', () => {
+  const data = Buffer.from('hello');
+  const b = body([{ data }]);
+  assert.equal(b.toString('hex'), '6772766261743031' + '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824' + '00' + '00000005' + '68656c6c6f');
+  assert.equal(sha(b), 'f2efd95cdba0d9afd06b2d43d916ccd786f5176d98e2f50772ea723624d4161a');
+});

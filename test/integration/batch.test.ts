@@ -6,7 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
-import { startCells, pairCells, rawSigned, type TestCell } from '../helpers/cells.js';
+import { startCells, pairCells, rawSigned, waitFor, type TestCell } from '../helpers/cells.js';
+import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
+import { request } from 'node:https';
 import { sha, tempFiles, startCellAt } from '../helpers/harden.js';
 import { smallDisk, fillDisk } from '../helpers/tmpfs.js';
 import { BATCH_MAGIC, BATCH_PATH, MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, encodeFrameHead, type BatchKind, type BatchResult } from '../../src/formats/batch.js';
@@ -238,4 +240,31 @@ test('a holder out of disk refuses what does not fit above its reserve, alone; n
   await fillDisk(disk, 0);
   await assert.rejects(postBatch(a!, b, body([{ data: randomBytes(10) }])), status(507, 'DISK_FULL'));
   assert.equal((await a!.cell.call(b.id, 'GET', '/api/health')).status, 200);
+});
+
+test('a batch cut off mid-body leaves no temp file and gives back what it reserved', async (t) => {
+  const [a, b] = await startCells(t, 2, { config: (i) => (i === 1 ? { quota: { default_bytes: 100 * KiB, per_owner: {} } } : {}) });
+  await pairCells(a!, b!);
+  const objs = Array.from({ length: 3 }, () => ({ data: randomBytes(30 * KiB) }));
+  const whole = body(objs);
+  const signed = signRequest(a!.cell.home.keys.identity.privateKey, { method: 'POST', path: BATCH_PATH }, {
+    from: a!.id, to: b!.id, ts: a!.clock.now(), nonce: newNonce(), bodySha256: sha(whole),
+  });
+  const u = new URL(b!.url);
+  let heads = 0;
+  b!.cell.events.on('upload-request', () => { heads++; });
+  const req = request({
+    host: u.hostname, port: u.port, method: 'POST', path: BATCH_PATH, rejectUnauthorized: false, minVersion: 'TLSv1.3', agent: false,
+    headers: { ...toHttpHeaders(signed), 'content-type': 'application/octet-stream', 'content-length': whole.length },
+  });
+  req.on('error', () => {});
+  req.write(whole.subarray(0, whole.length - 1000)); // every head arrived, the last object is short
+  await waitFor(() => heads === 3, 'the holder to read every head');
+  await waitFor(async () => (await tempFiles(b!.cell.home.objects.dir)).length >= 1, 'objects staged');
+  req.destroy();
+  // Nothing was confirmed or left behind, and the 90 KiB reserved were given back: the same
+  // objects fit the 100 KiB quota in one piece afterwards.
+  await waitFor(async () => (await postBatch(a!, b!, whole)).data.results.every((x) => x.stored), 'the whole batch to fit the quota again');
+  assert.equal(ownerUsage(b!.cell.home.db, a!.id), 90 * KiB);
+  assert.deepEqual(await tempFiles(b!.cell.home.objects.dir), []);
 });
