@@ -4,13 +4,19 @@
 // objects (in-process cells, bytes counted on the holder's sockets), and each cell's peak RSS.
 //
 //   npm run bench:sync -- [--size 1G] [--files 16]
+//   npm run bench:sync -- --mode small   1 000 files of 64 KiB (many small objects)
+//   npm run bench:sync -- --mode large   16 files of 64 MiB
+//   --cpu-prof DIR writes each cell's CPU profile (one file per process) into DIR.
+//   --file-size S sets each file's size instead of --size / --files; --quick skips the
+//   transport and idle-round figures (the sync round and its plain-HTTP references only).
 
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, createReadStream, createWriteStream, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync, createReadStream, createWriteStream, readdirSync, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { initHome } from '../src/home/home.js';
@@ -18,14 +24,76 @@ import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
 import { transportFigures } from './transport.js';
-import { GROVE as grove, groveCli, listObjects, parseSize, startDaemon } from './lib.js';
 
-// Setup commands here may move a GiB: no short deadline.
-const cli = (home: string, args: string[]): string => groveCli(home, args, 60 * 60_000);
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const grove = join(root, 'bin', 'grove');
+
+function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s.trim());
+  if (!m) throw new Error(`bad size: ${s}`);
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
+  return Math.round(Number(m[1]) * mult);
+}
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
+}
+
+function cli(home: string, args: string[]): string {
+  const r = spawnSync(process.execPath, [grove, '--home', home, ...args], {
+    encoding: 'utf8', env: { ...process.env, GROVE_DASHBOARD_PASSWORD: 'bench-password-1' }, maxBuffer: 64 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`grove ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+interface Daemon { pid: number; url: string; stop(): Promise<void> }
+
+/** `--cpu-prof DIR`: each cell writes a CPU profile into DIR when it stops. */
+const cpuProfDir = process.argv.includes('--cpu-prof') ? resolve(arg('cpu-prof', 'cpu-prof')) : undefined;
+
+async function startDaemon(home: string): Promise<Daemon> {
+  const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = spawn(process.execPath, [...prof, grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const url = await new Promise<string>((res, rej) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) res((JSON.parse(line) as { api_url: string }).api_url);
+    });
+    child.on('exit', (code) => rej(new Error(`grove start exited ${code}`)));
+  });
+  return {
+    pid: child.pid!,
+    url,
+    stop: () => new Promise<void>((res) => {
+      child.once('exit', () => res());
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return (Number(fields[11]) + Number(fields[12])) / ticks;
+}
+
+function peakRssMB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function listObjects(dir: string): string[] {
+  const out: string[] = [];
+  for (const shard of readdirSync(dir)) {
+    if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+    for (const n of readdirSync(join(dir, shard))) if (/^[0-9a-f]{64}$/.test(n)) out.push(join(dir, shard, n));
+  }
+  return out;
 }
 
 /**
@@ -115,8 +183,13 @@ async function idleRoundBytes(base: string, n: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const size = parseSize(arg('size', '1G'));
-  const files = Number(arg('files', '16'));
+  const mode = arg('mode', '');
+  const preset = mode === 'small' ? { files: '1000', fileSize: '64K' } : mode === 'large' ? { files: '16', fileSize: '64M' } : undefined;
+  if (mode && !preset) throw new Error(`unknown --mode ${mode} (small | large)`);
+  const files = Number(arg('files', preset?.files ?? '16'));
+  const fileSize = arg('file-size', preset?.fileSize ?? '');
+  const size = fileSize ? parseSize(fileSize) * files : parseSize(arg('size', '1G'));
+  const quick = process.argv.includes('--quick');
   const base = mkdtempSync(join(tmpdir(), 'grove-bench-sync-'));
   try {
     const homeA = join(base, 'a');
@@ -136,7 +209,7 @@ async function main(): Promise<void> {
     const dataDir = join(base, 'data');
     spawnSync('mkdir', ['-p', dataDir]);
     const per = Math.ceil(size / files);
-    process.stderr.write(`writing ${files} files of ${(per / 2 ** 20).toFixed(0)} MiB of fresh random data…\n`);
+    process.stderr.write(`writing ${files} files of ${(per / 2 ** 10).toFixed(0)} KiB of fresh random data…\n`);
     for (let i = 0; i < files; i++) {
       const fd = createWriteStream(join(dataDir, `f${i}.bin`));
       for (let off = 0; off < per; off += 4 * 2 ** 20) fd.write(randomBytes(Math.min(4 * 2 ** 20, per - off)));
@@ -147,12 +220,15 @@ async function main(): Promise<void> {
     a = await startDaemon(homeA);
     cli(homeA, ['peers', '--probe']);
     spawnSync('sync'); // flush the data and objects just written, so writeback does not skew the timing
+    const cpu0 = [cpuSeconds(a.pid), cpuSeconds(b.pid)];
     const t0 = performance.now();
     const summary = JSON.parse(cli(homeA, ['--json', 'sync'])) as { bytes_sent: number; pushed: number; errors: unknown[]; started_at: number; finished_at: number };
     const wallSeconds = (performance.now() - t0) / 1000;
     const syncSeconds = (summary.finished_at - summary.started_at) / 1000;
-    const rssA = (a.peakRss() ?? NaN) / 2 ** 20;
-    const rssB = (b.peakRss() ?? NaN) / 2 ** 20;
+    const cpuA = cpuSeconds(a.pid) - cpu0[0]!;
+    const cpuB = cpuSeconds(b.pid) - cpu0[1]!;
+    const rssA = peakRssMB(a.pid);
+    const rssB = peakRssMB(b.pid);
     await a.stop();
     await b.stop();
     if (summary.errors.length) process.stderr.write(`sync errors: ${JSON.stringify(summary.errors)}\n`);
@@ -178,19 +254,19 @@ async function main(): Promise<void> {
     const durableMBs = refDurable.bytes / 1e6 / refDurable.seconds;
     const cacheMBs = refCache.bytes / 1e6 / refCache.seconds;
     // Transport: plain HTTP vs identity-bound TLS direct vs the same TLS through a relay.
-    const tr = await transportFigures(objectFiles, (name) => {
+    const tr = quick ? undefined : await transportFigures(objectFiles, (name) => {
       const dir = join(base, `tr-${name}`);
       spawnSync('mkdir', ['-p', dir]);
       return dir;
     }, grove);
     const idle: [number, number][] = [];
-    for (const n of [100, 1000, 10_000]) idle.push([n, await idleRoundBytes(base, n)]);
+    if (!quick) for (const n of [100, 1000, 10_000]) idle.push([n, await idleRoundBytes(base, n)]);
     const row = (name: string, bytes: number, sec: number, mbs: number) =>
       `| ${name.padEnd(44)} | ${(bytes / 1e6).toFixed(0).padStart(6)} | ${sec.toFixed(2).padStart(6)} | ${mbs.toFixed(1).padStart(6)} | ${(groveMBs / mbs).toFixed(2).padStart(10)} |`;
 
     const cpu = cpus()[0]?.model ?? 'unknown cpu';
     console.log(`machine: ${cpu}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-    console.log(`data: ${files} files, ${(size / 2 ** 20).toFixed(0)} MiB (${summary.pushed} objects pushed)`);
+    console.log(`data: ${files} files of ${(Math.ceil(size / files) / 2 ** 10).toFixed(0)} KiB, ${(size / 2 ** 20).toFixed(0)} MiB (${summary.pushed} objects pushed); load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     console.log('');
     console.log(`| ${'transfer'.padEnd(44)} |     MB |      s |   MB/s | grove/this |`);
     console.log(`|${'-'.repeat(46)}|-------:|-------:|-------:|-----------:|`);
@@ -201,13 +277,15 @@ async function main(): Promise<void> {
     console.log(`grove/plain (durable) ratio: ${(groveMBs / durableMBs).toFixed(2)} (target ≥ 0.70); grove/plain (page cache): ${(groveMBs / cacheMBs).toFixed(2)}`);
     console.log(`\`grove sync\` wall time including CLI start, probe and benchmark: ${wallSeconds.toFixed(2)} s`);
     const mbs = (f: { bytes: number; seconds: number }) => f.bytes / 1e6 / f.seconds;
+    console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
+    console.log(`CPU during \`grove sync\`: cell A ${cpuA.toFixed(2)} s, cell B ${cpuB.toFixed(2)} s`);
+    if (!tr) return;
     console.log('');
     console.log('transport (same objects, 4 uploads in flight, page cache only):');
     console.log(`  plain HTTP                 ${mbs(tr.plain).toFixed(1)} MB/s`);
     console.log(`  TLS 1.3 direct             ${mbs(tr.tls).toFixed(1)} MB/s (${(mbs(tr.tls) / mbs(tr.plain)).toFixed(2)}x plain, target ≥ 0.9)`);
     console.log(`  TLS 1.3 through a relay    ${mbs(tr.relayed).toFixed(1)} MB/s (${(mbs(tr.relayed) / mbs(tr.tls)).toFixed(2)}x direct, target ≥ 0.6)`);
     console.log(`  relay peak RSS: ${tr.relayRss1.toFixed(0)} MB after 1 stream, ${tr.relayRss50.toFixed(0)} MB after 50 concurrent streams (target ≤ 100)`);
-    console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
     console.log('idle round bytes (both directions, on the holder\'s sockets):');
     for (const [n, bytes] of idle) console.log(`  ${String(n).padStart(6)} objects: ${bytes} bytes`);
   } finally {

@@ -4,6 +4,8 @@ import { registerIdentity } from './identity.js';
 import { registerHealth } from './health.js';
 import { registerInventory } from './inventory.js';
 import { registerObjects } from './objects.js';
+import { registerBatch } from './batch.js';
+import { UploadGate } from './uploads.js';
 
 // The peer API endpoints of docs/design.md §3 that the cell serves from the start. Later features
 // (manifests, grants, chat, build, delete) register theirs on `cell.app` before start().
@@ -12,5 +14,9 @@ export function registerPeerApi(app: FastifyInstance, ctx: PairingContext & Hold
   registerIdentity(app, ctx);
   registerHealth(app, ctx);
   registerInventory(app, ctx);
-  registerObjects(app, ctx);
+  // Single and batched uploads pass the same gate: one count of uploads in flight, one quota
+  // and disk reservation per owner.
+  const uploads = new UploadGate(ctx);
+  registerObjects(app, ctx, uploads);
+  registerBatch(app, ctx, uploads);
 }

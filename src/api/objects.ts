@@ -3,13 +3,13 @@ import type { HolderContext } from '../peers/context.js';
 import { H } from '../net/signing.js';
 import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
-import { getObject, hasRef, isPresent, ownerUsage, recordObject, type ObjectKind } from '../store/catalog.js';
-import { isOwnChunk, isOwnManifest } from '../ingest/files.js';
+import { hasRef, type ObjectKind } from '../store/catalog.js';
 import { grantedObject } from '../share/sent.js';
 import { heldForCreator } from '../share/received.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, badInput, notFound } from '../errors.js';
-import { asDiskFull, diskFull, diskSpaceSync, uploadRoom } from '../guard/disk.js';
+import { asDiskFull } from '../guard/disk.js';
+import { ownKind, type Admission, type UploadGate } from './uploads.js';
 
 // GET/PUT /api/objects/{hash} (docs/design.md §3: chunk get/put, streamed, hash-checked on receipt,
 // quota per owner). Objects are named by the SHA-256 of their bytes, so a download's signed
@@ -32,19 +32,6 @@ function kindParam(query: unknown): ObjectKind {
 }
 
 /**
- * The kind of one of this cell's own objects (a file of ours names it, or our catalog says it
- * is ours), else undefined. A peer that holds a copy of it may send it back while ours is
- * missing, but must not become its owner here: it could then release (delete) it.
- */
-function ownKind(db: HolderContext['home']['db'], hash: string, selfId: string): ObjectKind | undefined {
-  if (isOwnManifest(db, hash)) return 'manifest';
-  const row = getObject(db, hash);
-  if (row && row.owner === selfId) return row.kind;
-  if (isOwnChunk(db, hash)) return 'chunk';
-  return undefined;
-}
-
-/**
  * Whether `caller` may download `hash` from this cell: its owner may; a recipient of a live
  * grant of ours may fetch that file's manifest and chunks; the creator of a grant we hold may
  * fetch what we keep for it. Anyone else gets the same 404 as for a missing object, so a
@@ -58,28 +45,8 @@ function maySee(db: HolderContext['home']['db'], hash: string, caller: string, s
   return heldForCreator(db, hash, caller);
 }
 
-function quotaExceeded(): GroveError {
-  return new GroveError('QUOTA_EXCEEDED', 'storage quota for your cell is used up on this cell');
-}
-
-/**
- * Uploads one peer may have in flight at once. Each is buffered (≤ MAX_OBJECT_BYTES) until its
- * hash is checked, so this bounds the memory a peer can pin; senders use 4 (PUSH_CONCURRENCY).
- */
-export const MAX_PUTS_IN_FLIGHT_PER_PEER = 16;
-
-export function registerObjects(app: FastifyInstance, ctx: HolderContext): void {
+export function registerObjects(app: FastifyInstance, ctx: HolderContext, uploads: UploadGate): void {
   const { objects, db } = ctx.home;
-  // Per owner: uploads being received, and the bytes they may still add to its usage. Without
-  // the reservation, parallel uploads would each see the same remaining quota and overrun it.
-  const inFlight = new Map<string, number>();
-  const reserved = new Map<string, number>();
-  let reservedTotal = 0;
-  const add = (m: Map<string, number>, k: string, n: number) => {
-    const v = (m.get(k) ?? 0) + n;
-    if (v === 0) m.delete(k);
-    else m.set(k, v);
-  };
 
   app.get('/api/objects/:hash', async (req, reply) => {
     const hash = hashParam(req.params);
@@ -103,60 +70,31 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext): void 
     if (req.signed?.bodySha256 !== hash) throw badInput('the signed body hash is not the object hash');
     const owner = req.peer!;
     ctx.events.emit('upload-request', { hash, owner });
-    if ((inFlight.get(owner) ?? 0) >= MAX_PUTS_IN_FLIGHT_PER_PEER) throw new GroveError('CONFLICT', 'too many uploads in flight from your cell; retry later');
-    const present = isPresent(db, hash);
-    // The bytes may already be here for another owner: the caller still gets (and pays for)
-    // its own reference, so "stored" always means the caller's reference is recorded.
-    const referenced = present && hasRef(db, hash, owner);
-    const own = present ? undefined : ownKind(db, hash, ctx.id);
-    let max = MAX_OBJECT_BYTES;
-    let reserve = 0;
-    let byDisk = false;
-    if (!present || (!referenced && !own)) {
-      const declared = Number(req.headers['content-length'] ?? NaN);
-      if (!present) {
-        // Free space above the reserve, less what uploads under way may still write: the quota
-        // a peer is granted never exceeds it (a full disk is 507 DISK_FULL, not a 500).
-        // statfs synchronously (a few µs): with an await here, a refused small upload left its
-        // kept-alive connection unusable for the client's next request (ECONNRESET, observed).
-        const room = uploadRoom(diskSpaceSync(objects.dir), ctx.home.config.storage.reserve_bytes) - reservedTotal;
-        if (room <= 0 || (Number.isFinite(declared) && declared > room)) throw diskFull();
-        if (room < max) { max = room; byDisk = true; }
-      }
-      if (!referenced && !own) {
-        const q = ctx.home.config.quota;
-        const remaining = (q.per_owner[owner] ?? q.default_bytes) - ownerUsage(db, owner) - (reserved.get(owner) ?? 0);
-        if (remaining <= 0 || (Number.isFinite(declared) && declared > remaining)) throw quotaExceeded();
-        if (remaining < max) { max = remaining; byDisk = false; }
-      }
-      reserve = Number.isFinite(declared) ? declared : max;
-    }
+    const done = uploads.open(owner);
+    let a: Admission | undefined;
     let stored: { size: number; written: boolean };
-    add(inFlight, owner, 1);
-    add(reserved, owner, reserve);
-    reservedTotal += reserve;
     try {
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      a = uploads.admit(owner, hash, Number.isFinite(declared) ? declared : undefined);
       try {
-        stored = await objects.putStream(hash, bodyStream(req), max);
+        stored = await objects.putStream(hash, bodyStream(req), a.max);
       } catch (e) {
         // An undeclared length that runs past the remaining quota or room (but not the object limit).
-        if (e instanceof GroveError && e.code === 'TOO_LARGE' && max < MAX_OBJECT_BYTES) throw byDisk ? diskFull() : quotaExceeded();
+        if (e instanceof GroveError && e.code === 'TOO_LARGE') throw uploads.overLimit(a);
         throw e;
       }
       try {
-        if (own) recordObject(db, { hash, size: stored.size, kind: own, owner: ctx.id }, ctx.clock());
-        else if (!referenced) recordObject(db, { hash, size: stored.size, kind: getObject(db, hash)?.kind ?? kind, owner }, ctx.clock());
+        uploads.record([{ a, size: stored.size, kind }]);
       } catch (e) {
         // Not recorded, so not kept: an unrecorded object would never be counted or released.
-        if (stored.written && !present) await objects.remove(hash).catch(() => {});
+        if (stored.written && !a.present) await objects.remove(hash).catch(() => {});
         throw asDiskFull(e);
       }
     } finally {
-      add(inFlight, owner, -1);
-      add(reserved, owner, -reserve);
-      reservedTotal -= reserve;
+      if (a) uploads.release(a);
+      done();
     }
-    ctx.events.emit('object-stored', { hash, size: stored.size, kind: own ?? kind, owner: own ? ctx.id : owner, written: stored.written });
+    ctx.events.emit('object-stored', { hash, size: stored.size, kind: a.own ?? kind, owner: a.own ? ctx.id : owner, written: stored.written });
     return { stored: true, hash, size: stored.size };
   });
 }

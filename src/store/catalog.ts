@@ -126,6 +126,28 @@ export function inventorySince(db: DB, since: number, limit: number, owner?: str
   };
 }
 
+/** The per-object questions of an upload, with their statements compiled once (a batch asks them for every object). */
+export interface ObjectLookups {
+  isPresent(hash: string): boolean;
+  hasRef(hash: string, owner: string): boolean;
+  getObject(hash: string): ObjectRow | undefined;
+  ownerUsage(owner: string): number;
+}
+
+/** Same answers as `isPresent`, `hasRef`, `getObject` and `ownerUsage`; valid while `db` is open. */
+export function objectLookups(db: DB): ObjectLookups {
+  const present = db.prepare('SELECT present FROM objects WHERE hash = ?').pluck();
+  const ref = db.prepare('SELECT 1 FROM object_refs WHERE hash = ? AND owner = ? AND present = 1').pluck();
+  const row = db.prepare('SELECT * FROM objects WHERE hash = ?');
+  const usage = db.prepare('SELECT bytes FROM owner_usage WHERE owner = ?').pluck();
+  return {
+    isPresent: (hash) => present.get(hash) === 1,
+    hasRef: (hash, owner) => ref.get(hash, owner) !== undefined,
+    getObject: (hash) => row.get(hash) as ObjectRow | undefined,
+    ownerUsage: (owner) => (usage.get(owner) as number | undefined) ?? 0,
+  };
+}
+
 export function ownerUsage(db: DB, owner: string): number {
   // Kept by triggers on `object_refs` (migration 42): each owner is charged for its references.
   const r = db.prepare('SELECT bytes FROM owner_usage WHERE owner = ?').get(owner) as { bytes: number } | undefined;

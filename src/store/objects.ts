@@ -34,7 +34,23 @@ export interface PutOptions {
 }
 
 export class ObjectStore {
+  /** Shard directories made (or found) by this process: they are never removed while it runs. */
+  private readonly shards = new Set<string>();
+
   constructor(readonly dir: string) {}
+
+  /**
+   * The object's shard directory, made if needed (once per shard per process; `again` after
+   * an ENOENT in it: someone removed it behind our back).
+   */
+  async shardDir(hash: string, again = false): Promise<string> {
+    const dir = join(this.dir, hash.slice(0, 2));
+    if (again || !this.shards.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.shards.add(dir);
+    }
+    return dir;
+  }
 
   /** Path of an object. Only a valid 64-hex hash ever reaches the filesystem. */
   pathOf(hash: string): string {

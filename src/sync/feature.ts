@@ -63,6 +63,8 @@ export function sync(init: SyncInit = {}) {
       db, objects, client: peer.client, clock: peer.clock,
     });
 
+    // Holders that answered 404 to a batch upload (older cells), kept across rounds.
+    const noBatch = new Map<string, number>();
     const env = (): SyncEnv => ({
       selfId: peer.id,
       db,
@@ -85,6 +87,7 @@ export function sync(init: SyncInit = {}) {
       exchanges: c.exchanges,
       afterPush: (reachable: Route[], s, signal) => refreshIndex(recovery(), reachable, s, signal),
       onCorrupt: (hash) => peer.events.emit('corrupt', hash),
+      noBatch,
     });
 
     const service = new SyncService(env, (s) => peer.events.emit('sync-done', s));

@@ -23,9 +23,15 @@ export interface PlacementRow {
  * an unfinished release (the release is retried); a fresh push the holder acknowledged does.
  */
 export function confirmPlacement(db: DB, hash: string, peerId: string, now: number, fromPush = false): void {
-  db.prepare(`INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, 'confirmed', ?)
+  confirmPlacements(db, [hash], peerId, now, fromPush);
+}
+
+/** `confirmPlacement` for many objects at one holder (call inside a transaction): one compiled statement. */
+export function confirmPlacements(db: DB, hashes: readonly string[], peerId: string, now: number, fromPush = false): void {
+  const upsert = db.prepare(`INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, 'confirmed', ?)
     ON CONFLICT(hash, peer_id) DO UPDATE SET state = 'confirmed', updated_at = excluded.updated_at
-    WHERE placements.state NOT IN ('releasing', 'pinned') OR ?`).run(hash, peerId, now, fromPush ? 1 : 0);
+    WHERE placements.state NOT IN ('releasing', 'pinned') OR ?`);
+  for (const hash of hashes) upsert.run(hash, peerId, now, fromPush ? 1 : 0);
 }
 
 /** The holder refused to release it (it keeps it for a grant): keep counting it, stop asking. */

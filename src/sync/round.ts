@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, ownedCount, ownedKinds, placeableObjects } from '../store/catalog.js';
+import { recordObject, ownedCount, placeableObjects } from '../store/catalog.js';
 import { isOwnObject, manifestHashes, missingOwnObjects } from '../ingest/files.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
@@ -12,18 +12,14 @@ import {
 } from './placements.js';
 import { isLostCopy } from './lost.js';
 import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
-import { pushObject, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
+import { pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
+import { pushPlanned } from './push.js';
 
 // The opportunistic sync round (seed "Sync Flow", docs/design.md §4), in the seed's order:
 // 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
 // pull what we need, push what it should hold, extras (manifests, grants, chat), 5 update
-// check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O.
-
-/**
- * Uploads in flight during a round: enough to overlap one object's hashing and fsync at the
- * holder with the next transfers (bench:sync: 6 was no faster than 4; memory ≈ 4 MiB each).
- */
-export const PUSH_CONCURRENCY = 4;
+// check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O
+// (the pushes of step 4c are in push.ts).
 
 export interface SyncPeerState {
   id: string;
@@ -66,6 +62,11 @@ export interface SyncEnv {
   updateCheck?: (signal?: AbortSignal) => Promise<void>;
   /** After pushes: refresh and spread the recovery index. */
   afterPush?: (reachable: Route[], summary: RoundSummary, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Holders found without the batch endpoint, and when (kept across rounds by the caller;
+   * without it, each round finds out again with one request).
+   */
+  noBatch?: Map<string, number>;
   /** A local object found corrupt (a holder refused its bytes): repair it. */
   onCorrupt?: (hash: string) => void;
   concurrency?: number;
@@ -165,25 +166,8 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   const refusing = new Set<string>();
   const plan = planFor(env, peers, reachable, online, refusing);
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
-  const kinds = ownedKinds(env.db, env.selfId);
   const stale = staleHolders(env, peers, online);
-  const healedHashes = new Set<string>();
-  await mapLimit(plan.push, env.concurrency ?? PUSH_CONCURRENCY, async ({ hash, peer }) => {
-    const route = byPeer.get(peer);
-    if (!route || refusing.has(peer)) return;
-    try {
-      const sent = await pushObject(env.client, route, env.objects, hash, kinds.get(hash) ?? 'chunk', signal);
-      s.bytes_sent += sent; // not `+= await`: that would read the total before the await and lose updates
-      confirmPlacement(env.db, hash, peer, env.clock(), true);
-      s.pushed++;
-      if (holdersOf(env.db, hash).some((h) => stale.has(h.peer))) healedHashes.add(hash);
-    } catch (e) {
-      if (e instanceof GroveError && (e.detail?.status === 507 || e.code === 'UNREACHABLE')) refusing.add(peer);
-      if (e instanceof GroveError && e.code === 'CORRUPT') env.onCorrupt?.(hash);
-      fail('push', peer, e);
-    }
-  });
-  s.healed = healedHashes.size;
+  s.healed = await pushPlanned({ env, summary: s, routes: byPeer, refusing, stale, fail, ...(signal ? { signal } : {}) }, plan.push);
   const releases = groupByPeer(plan.release);
   for (const [peer, hashes] of releases) {
     const route = byPeer.get(peer);

@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { PeerClient } from '../net/client.js';
 import type { ObjectStore } from '../store/objects.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import type { ObjectKind } from '../store/catalog.js';
 import { GroveError } from '../errors.js';
+import { BATCH_MAGIC, BATCH_PATH, FRAME_HEAD_BYTES, encodeFrameHead, parseBatchResults, type BatchKind, type BatchResult } from '../formats/batch.js';
 
 // Moving objects between cells over the signed protocol. Every byte received is checked
 // against the object's hash before it is stored (ObjectStore.putStream), so a transfer cut
@@ -33,6 +36,89 @@ export async function pushObject(client: PeerClient, route: Route, objects: Obje
   return data.length;
 }
 
+/** What a batch upload came to: the holder's answer per object sent, and what could not be sent. */
+export interface BatchOutcome {
+  /** One per object sent, in order (stored, or refused with the holder's reason). */
+  results: BatchResult[];
+  /** Objects left out because our own copy could not be read (missing here). */
+  unreadable: { hash: string; error: unknown }[];
+  bytesSent: number;
+}
+
+/**
+ * Uploads many local objects to a peer in one signed request (`POST /api/objects/batch`).
+ * The signature covers the SHA-256 of the whole body, which must be known before the first
+ * byte is sent, so the objects are read twice: once to hash the body, once to stream it
+ * (the second read comes from the page cache). Only one object is in memory at a time.
+ * A holder without the endpoint answers 404 (PEER_ERROR, detail.status 404): the caller
+ * then sends the objects one by one.
+ */
+export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, objects: ObjectStore, items: readonly { hash: string; kind: BatchKind }[], signal?: AbortSignal): Promise<BatchOutcome> {
+  const body = createHash('sha256').update(BATCH_MAGIC);
+  const sent: { hash: string; kind: BatchKind; size: number }[] = [];
+  const unreadable: BatchOutcome['unreadable'] = [];
+  let bytes = BATCH_MAGIC.length;
+  for await (const { item, data, error } of readAhead(objects, items, READ_AHEAD, signal)) {
+    if (!data) {
+      unreadable.push({ hash: item.hash, error });
+      continue;
+    }
+    body.update(encodeFrameHead(item.hash, item.kind, data.length)).update(data);
+    sent.push({ ...item, size: data.length });
+    bytes += FRAME_HEAD_BYTES + data.length;
+  }
+  if (!sent.length) return { results: [], unreadable, bytesSent: 0 };
+  const bodySha256 = body.digest('hex');
+  async function* frames(): AsyncGenerator<Buffer> {
+    yield BATCH_MAGIC;
+    for await (const { item, data, error } of readAhead(objects, sent, READ_AHEAD, signal)) {
+      if (!data) throw error;
+      // Changed since it was hashed (a repair replaced it): the holder would refuse the whole
+      // body, so stop now; the next round sends it again.
+      if (data.length !== item.size) throw new GroveError('CONFLICT', `local object ${item.hash} changed while being sent`);
+      yield encodeFrameHead(item.hash, item.kind, data.length);
+      yield data;
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const r = await client.call(route.url, route.peerId, 'POST', BATCH_PATH, {
+        body: Readable.from(frames(), { objectMode: false }), bodySha256, signal, timeoutMs: 120_000,
+      });
+      return { results: parseBatchResults(r.data, sent), unreadable, bytesSent: bytes };
+    } catch (e) {
+      // A kept-alive connection the holder had closed: the client retries only bodies it can
+      // replay, so a streamed one is retried here, once, on a new connection.
+      if (attempt === 0 && isStaleConnection(e) && !signal?.aborted) continue;
+      throw e;
+    }
+  }
+}
+
+/** Objects read at once while a batch is hashed or sent: file latency overlaps, memory stays small. */
+const READ_AHEAD = 8;
+
+/**
+ * Reads local objects in order, with up to `depth` reads in flight (each object ≤ the batch's
+ * object limit, so memory ≤ depth such objects). A missing object comes back with its error.
+ */
+async function* readAhead<T extends { hash: string }>(objects: ObjectStore, items: readonly T[], depth: number, signal?: AbortSignal): AsyncGenerator<{ item: T; data?: Buffer; error?: unknown }> {
+  const read = (item: T) => objects.readUnverified(item.hash).then((data) => ({ item, data }), (error: unknown) => ({ item, error }));
+  const queue = items.slice(0, depth).map(read);
+  for (let i = 0; i < items.length; i++) {
+    signal?.throwIfAborted();
+    const next = await queue.shift()!;
+    if (i + depth < items.length) queue.push(read(items[i + depth]!));
+    yield next;
+  }
+}
+
+function isStaleConnection(e: unknown): boolean {
+  if (!(e instanceof GroveError) || e.code !== 'UNREACHABLE') return false;
+  const code = (e.cause as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 /** Downloads one object from a peer into the local store (hash-checked). Returns its size. */
 export async function pullObject(client: PeerClient, route: Route, objects: ObjectStore, hash: string, signal?: AbortSignal): Promise<number> {
   const { result } = await client.download(route.url, route.peerId, `/api/objects/${hash}`, async (body, expected) => {
@@ -54,7 +140,10 @@ export async function releaseObjects(client: PeerClient, route: Route, hashes: s
   return released;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
+/**
+ * Runs `fn` over `items` with at most `limit` in flight. Items appended to the array while
+ * it runs are taken too, by the workers still running.
+ */
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {

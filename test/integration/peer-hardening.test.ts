@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCells, pairCells, type TestCell } from '../helpers/cells.js';
 import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
-import { MAX_PUTS_IN_FLIGHT_PER_PEER } from '../../src/api/objects.js';
+import { MAX_PUTS_IN_FLIGHT_PER_PEER } from '../../src/api/uploads.js';
 import { getObject, ownerUsage, recordObject, recordObjects, recordRemoved } from '../../src/store/catalog.js';
 import { createGrant } from '../../src/formats/grant.js';
 import { sealMessage } from '../../src/formats/chat.js';
