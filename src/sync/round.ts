@@ -2,13 +2,14 @@ import type { Logger } from 'pino';
 import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, ownedCount, ownedKinds, placeableObjects } from '../store/catalog.js';
+import { recordObject, ownedCount, ownedKinds } from '../store/catalog.js';
 import { isOwnObject, manifestHashes, missingOwnObjects } from '../ingest/files.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
-import { planPlacement, type PeerInfo } from './placement.js';
+import type { PeerInfo } from './placement.js';
+import { planFromCatalog } from './plan.js';
 import {
-  confirmPlacement, dropPlacement, policyHolders, holdersOf, heldBy, getInventorySeq, setInventorySeq, markReleasing, markPinned,
+  confirmPlacement, dropPlacement, holdersOf, heldBy, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
 import { isLostCopy } from './lost.js';
 import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
@@ -330,13 +331,7 @@ function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { sco
       ...(refusing.has(p.id) ? { refusing: true } : {}),
     };
   });
-  const objects = placeableObjects(env.db, env.selfId);
-  const { holders, pinned } = policyHolders(env.db, env.selfId);
-  const plan = planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
-  // A pinned copy counts but is never asked for again (the object then stays above the factor
-  // while the holder needs it for a grant).
-  plan.release = plan.release.filter((r) => !pinned.has(`${r.hash}/${r.peer}`));
-  return plan;
+  return planFromCatalog(env.db, env.selfId, { factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, peers: infos });
 }
 
 function groupByPeer(actions: { hash: string; peer: string }[]): Map<string, string[]> {
