@@ -87,6 +87,8 @@ export interface CellOptions {
   stopGraceMs?: number;
   /** With a lost (empty) placement.db, move chunks/ to trash/ instead of refusing to start. */
   setAsideObjects?: boolean;
+  /** Check all of placement.db at open (`grove start`: once per run; commands skip it, it reads every page). */
+  checkDb?: boolean;
   /** Relay link reconnect and ping timing (tests). */
   relayTiming?: Partial<RelayLinkTiming>;
   /** Serve the web dashboard (src/web) while running; off unless given (`grove start` turns it on). */
@@ -493,7 +495,7 @@ export class Cell implements PairingContext, HolderContext {
 
 /** Opens the home and builds its cell (not yet listening: call start()). */
 export async function createCell(opts: CellOptions): Promise<Cell> {
-  const home = openHome(opts.home);
+  const home = openHome(opts.home, { checkDb: !!opts.checkDb });
   try {
     if (opts.setAsideObjects && catalogIsEmpty(home.db)) await setAsideObjects(home, (opts.clock ?? Date.now)());
     else await assertCatalogMatchesObjects(home);
