@@ -7,6 +7,7 @@ import { onInterrupt } from '../interrupt.js';
 import { walkInputs } from '../../ingest/walk.js';
 import { addFile, ingestBuffers, type AddResult } from '../../ingest/add.js';
 import { SealPool } from '../../ingest/pool.js';
+import { markAddRunning, sweepAfterInterruptedAdds } from '../../ingest/interrupted.js';
 import type { Home } from '../../home/home.js';
 import { GroveError, describeError } from '../../errors.js';
 
@@ -19,7 +20,7 @@ export function registerAdd(program: Command): void {
       const json = wantsJson(cmd);
       await withHome(cmd, async (home) => {
         checkWritable(home);
-        await home.objects.sweepTemp();
+        await sweepAfterInterruptedAdds(home.db, home.objects, { self: process.pid });
         const walked = await walkInputs(paths);
         const errors = [...walked.issues];
         for (const i of walked.issues) warn(i.path, i.error);
@@ -30,6 +31,7 @@ export function registerAdd(program: Command): void {
         const pool = new SealPool();
         const buffers = ingestBuffers(pool);
         const late: { path: string; error: string }[] = [];
+        const done = markAddRunning(home.db, process.pid, Date.now());
         try {
           for (const f of walked.files) {
             bar.label(basename(f.path));
@@ -45,6 +47,7 @@ export function registerAdd(program: Command): void {
           bar.stop();
           interrupt.dispose();
           await pool.close();
+          done();
         }
         for (const l of late) warn(l.path, l.error);
         errors.push(...late);
