@@ -38,7 +38,7 @@ import { chat } from './chat/feature.js';
 import type { ChatService } from './chat/service.js';
 import { sync, type CellSync } from './sync/feature.js';
 import type { PeerExchange } from './sync/round.js';
-import { atRisk } from './sync/copies.js';
+import { atRiskNow } from './sync/plan.js';
 import { diskStatus } from './guard/status.js';
 import { peerEdge } from './guard/edge.js';
 import { assertCatalogMatchesObjects, catalogIsEmpty, setAsideObjects } from './guard/catalog.js';
@@ -377,12 +377,7 @@ export class Cell implements PairingContext, HolderContext {
       routes: () => this.routes(),
       peerCount: () => this.peers.count(),
       totals: () => objectTotals(this.home.db),
-      atRisk: () => atRisk({
-        db: this.home.db, selfId: this.id, now: this.clock(), factor: this.config.replication.factor,
-        offlineGraceMs: this.config.replication.offline_grace_s * 1000,
-        peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
-        health: (id) => this.records.peerHealth(id),
-      }),
+      atRisk: () => atRiskNow(this.home.db, this.id).count,
       extra: this.statusSources,
     });
   }

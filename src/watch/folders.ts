@@ -70,10 +70,9 @@ export function markGone(db: DB, path: string, now: number): boolean {
   return db.prepare('UPDATE watch_index SET gone_at = ? WHERE path = ? AND gone_at IS NULL').run(now, path).changes === 1;
 }
 
-/** The time each given path was found gone at its source (for `grove ls`). */
-export function goneAtSource(db: DB): Map<string, number> {
-  const rows = db.prepare('SELECT path, gone_at FROM watch_index WHERE gone_at IS NOT NULL').all() as { path: string; gone_at: number }[];
-  return new Map(rows.map((r) => [r.path, r.gone_at]));
+/** When a watched file vanished from its folder, if it did (one lookup, for listings). */
+export function goneAt(db: DB, path: string): number | null {
+  return (db.prepare('SELECT gone_at FROM watch_index WHERE path = ?').pluck().get(path) as number | null | undefined) ?? null;
 }
 
 export function folderCounts(db: DB, root: string): { files: number; gone: number } {
