@@ -25,9 +25,11 @@ export async function planProbe(home: string): Promise<PlanFigures> {
     const peers = new PeerRegistry(db, () => now).list().map((p) => ({ id: p.id, preferred: p.preferred, online: true, lastSeen: now, score: 1 }));
     const objects = db.prepare("SELECT COUNT(*) FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest')").pluck().get(selfId) as number;
     const t0 = performance.now();
-    const plan = planFromCatalog(db, selfId, { factor: config.replication.factor, now, offlineGraceMs: config.replication.offline_grace_s * 1000, peers });
+    const { plan } = await planFromCatalog(db, selfId, { factor: config.replication.factor, now, offlineGraceMs: config.replication.offline_grace_s * 1000, peers }, {
+      pause: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    });
     const planSeconds = (performance.now() - t0) / 1000;
-    return { objects, planSeconds, push: plan.push.length, release: plan.release.length, atRisk: plan.atRisk.length };
+    return { objects, planSeconds, push: plan.push.length, release: plan.release.length, atRisk: plan.atRiskCount };
   } finally {
     db.close();
   }

@@ -26,7 +26,7 @@
 // Printed: one table (figure, target, pass/fail) and the machine (cores, load).
 
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,8 @@ interface Args {
   dir: string;
   keep: boolean;
   json: boolean;
+  /** A work directory kept by an earlier run (--keep): its cells and catalogs are used again. */
+  reuse?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -71,7 +73,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--dir') a.dir = v();
     else if (k === '--keep') a.keep = true;
     else if (k === '--json') a.json = true;
-    else throw new Error(`unknown option ${k} (known: --files, --objects, --small-files, --small-objects, --runs, --dir, --keep, --json)`);
+    else if (k === '--reuse') { a.reuse = v(); a.keep = true; }
+    else throw new Error(`unknown option ${k} (known: --files, --objects, --small-files, --small-objects, --runs, --dir, --keep, --reuse DIR, --json)`);
   }
   if (a.objects < 2 * a.files || a.smallObjects < 2 * a.smallFiles) throw new Error('each file needs a manifest and at least one chunk: objects >= 2 x files');
   return a;
@@ -91,6 +94,8 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 function generateCatalog(ownerHome: string, owner: string, holderHome: string, holder: string, files: number, objects: number, seed: string): number {
   const db = openDb(join(ownerHome, 'placement.db'));
   const hdb = openDb(join(holderHome, 'placement.db'));
+  // Writing is setup, not measured: a big page cache keeps the random-keyed indexes in memory.
+  for (const d of [db, hdb]) d.pragma('cache_size = -262144');
   const now = Date.now();
   const chunksTotal = objects - files;
   const base = Math.floor(chunksTotal / files);
@@ -194,6 +199,14 @@ function initCell(home: string, name: string): string {
   return (JSON.parse(grove(home, ['--json', 'id'])) as { id: string }).id;
 }
 
+/** A pair made by an earlier run (--reuse): the holder gets a new port, reached through a new proxy anyway. */
+async function reusePair(work: string, name: string): Promise<Pair> {
+  const owner = join(work, name);
+  const holder = join(work, `${name}-holder`);
+  const id = (home: string) => (JSON.parse(grove(home, ['--json', 'id'])) as { id: string }).id;
+  return { owner, holder, ownerId: id(owner), holderId: id(holder), holderPort: await freePort() };
+}
+
 /** Two cells paired with each other (both running for the pairing), then stopped. */
 async function makePair(work: string, name: string): Promise<Pair> {
   const owner = join(work, name);
@@ -224,7 +237,7 @@ const RSS_LIMIT = 150e6;
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const loadBefore = machine();
-  const work = mkdtempSync(join(args.dir, 'grove-bench-scale-'));
+  const work = args.reuse ?? mkdtempSync(join(args.dir, 'grove-bench-scale-'));
   const running: RunningCell[] = [];
   const proxies: { close(): Promise<void> }[] = [];
   const rows: Row[] = [];
@@ -232,10 +245,11 @@ async function main(): Promise<void> {
   const note = (name: string, m: Measured | { rss?: number }) => rss.push({ name, rss: m.rss });
   try {
     log(`work directory ${work}`);
-    const big = await makePair(work, 'big');
-    const small = await makePair(work, 'small');
+    const statePath = join(work, 'bench-state.json');
+    const big = args.reuse ? await reusePair(work, 'big') : await makePair(work, 'big');
+    const small = args.reuse ? await reusePair(work, 'small') : await makePair(work, 'small');
     const empty = join(work, 'empty');
-    initCell(empty, 'empty');
+    if (!args.reuse) initCell(empty, 'empty');
 
     const proxyBig = await countingProxy(big.holderPort);
     const proxySmall = await countingProxy(small.holderPort);
@@ -246,14 +260,33 @@ async function main(): Promise<void> {
       grove(p.owner, ['route', 'add', p.holderId, `https://127.0.0.1:${proxy.port}`]);
     }
 
-    log(`generating the catalogs: ${args.files} files / ${args.objects} objects, and ${args.smallFiles} / ${args.smallObjects}`);
-    const t0 = performance.now();
-    const nBig = generateCatalog(big.owner, big.ownerId, big.holder, big.holderId, args.files, args.objects, 'big');
-    const genSeconds = (performance.now() - t0) / 1000;
-    generateCatalog(small.owner, small.ownerId, small.holder, small.holderId, args.smallFiles, args.smallObjects, 'small');
+    let state: { objects: number; generatedSeconds: number; files: number; smallFiles: number; smallObjects: number };
+    if (args.reuse) {
+      try {
+        state = JSON.parse(readFileSync(statePath, 'utf8')) as typeof state;
+      } catch {
+        const db = openDb(join(big.owner, 'placement.db'));
+        const count = (q: string) => db.prepare(q).pluck().get() as number;
+        state = { objects: count("SELECT COUNT(*) FROM objects WHERE kind IN ('chunk', 'manifest')"), files: count('SELECT COUNT(*) FROM files'), generatedSeconds: NaN, smallFiles: args.smallFiles, smallObjects: args.smallObjects };
+        db.close();
+      }
+      Object.assign(args, { files: state.files, objects: state.objects, smallFiles: state.smallFiles, smallObjects: state.smallObjects });
+      log(`reusing the catalogs of ${work}: ${state.files} files / ${state.objects} objects`);
+    } else {
+      log(`generating the catalogs: ${args.files} files / ${args.objects} objects, and ${args.smallFiles} / ${args.smallObjects}`);
+      const t0 = performance.now();
+      const objects = generateCatalog(big.owner, big.ownerId, big.holder, big.holderId, args.files, args.objects, 'big');
+      const generatedSeconds = (performance.now() - t0) / 1000;
+      generateCatalog(small.owner, small.ownerId, small.holder, small.holderId, args.smallFiles, args.smallObjects, 'small');
+      state = { objects, generatedSeconds, files: args.files, smallFiles: args.smallFiles, smallObjects: args.smallObjects };
+      writeFileSync(statePath, JSON.stringify(state));
+    }
+    const nBig = state.objects;
+    const genSeconds = state.generatedSeconds;
+    // Checkpointed: the database file holds everything (a cell that stopped cleanly leaves no WAL).
     const dbPerObject = dbBytes(big.owner) / nBig;
     const holderDbPerObject = dbBytes(big.holder) / nBig;
-    log(`  generated in ${genSeconds.toFixed(1)} s; placement.db ${mb(dbBytes(big.owner))}, holder's ${mb(dbBytes(big.holder))}`);
+    log(`  catalog written in ${genSeconds.toFixed(1)} s; placement.db ${mb(dbBytes(big.owner))}, holder's ${mb(dbBytes(big.holder))}`);
 
     // Placement decisions, in a process of their own (its peak RSS is theirs).
     const plan = await measure(process.execPath, [new URL(import.meta.url).pathname, '--plan-probe', big.owner], { keepStdout: true });
@@ -315,7 +348,7 @@ async function main(): Promise<void> {
 
     // grove add on the big cell and on the empty one, interleaved, fresh content every time.
     const src = join(work, 'src');
-    mkdirSync(src);
+    mkdirSync(src, { recursive: true });
     const adds: Record<string, number[]> = { 'big small': [], 'empty small': [], 'big 64MiB': [], 'empty 64MiB': [] };
     let addRss = 0;
     for (let r = 0; r < args.runs; r++) {
