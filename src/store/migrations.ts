@@ -389,6 +389,18 @@ export const MIGRATIONS: Migration[] = [
       END;
       -- objects_owner_seq (owner, seq) serves every lookup by owner: this one only cost space.
       DROP INDEX objects_owner;
+      -- A revision of the file listing, moved by every change to it, so the recovery index
+      -- knows it is unchanged without reading 100 000 versions (src/ingest/index-section.ts).
+      INSERT OR IGNORE INTO meta(key, value) VALUES ('files_rev', '0');
+      CREATE TRIGGER files_rev_insert AFTER INSERT ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
+      CREATE TRIGGER files_rev_update AFTER UPDATE ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
+      CREATE TRIGGER files_rev_delete AFTER DELETE ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
     `,
   },
 ];
