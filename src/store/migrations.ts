@@ -401,6 +401,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE TRIGGER files_rev_delete AFTER DELETE ON files BEGIN
         UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
       END;
+      -- The same for placement records: a round whose inputs did not move skips its plan
+      -- (src/sync/plan.ts).
+      INSERT OR IGNORE INTO meta(key, value) VALUES ('placements_rev', '0');
+      CREATE TRIGGER placements_rev_insert AFTER INSERT ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
+      CREATE TRIGGER placements_rev_update AFTER UPDATE ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
+      CREATE TRIGGER placements_rev_delete AFTER DELETE ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
     `,
   },
 ];

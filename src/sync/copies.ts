@@ -35,21 +35,25 @@ export function peerView(c: CopyContext): PeerView {
 
 /**
  * The objects a file version needs (its manifest and its chunks) with the placement records of
- * those present here as ours, as the policy sees them (a pinned copy is a confirmed one).
+ * those present here as ours, as the policy sees them (a pinned copy is a confirmed one). The
+ * statement is prepared once: a listing asks for every file.
  */
-export function fileHolders(db: DB, selfId: string, manifestHash: string): { hashes: string[]; holders: Record<string, Holder[]> } {
-  const rows = db.prepare(`SELECT x.hash, p.peer_id, p.state FROM (
-      SELECT ? AS hash UNION SELECT hash FROM file_chunks WHERE manifest_hash = ?
+export function fileHolders(db: DB, selfId: string): (manifestHash: string) => { hashes: string[]; holders: Record<string, Holder[]> } {
+  const stmt = db.prepare(`SELECT x.hash, p.peer_id, p.state FROM (
+      SELECT @m AS hash UNION SELECT hash FROM file_chunks WHERE manifest_hash = @m
     ) x LEFT JOIN placements p ON p.hash = x.hash
-      AND EXISTS (SELECT 1 FROM objects o WHERE o.hash = x.hash AND o.owner = ? AND o.present = 1)`).all(manifestHash, manifestHash, selfId) as { hash: string; peer_id: string | null; state: string | null }[];
-  const hashes = new Set<string>();
-  const holders: Record<string, Holder[]> = {};
-  for (const r of rows) {
-    hashes.add(r.hash);
-    if (r.peer_id === null || r.state === null) continue;
-    (holders[r.hash] ??= []).push({ peer: r.peer_id, state: r.state === 'releasing' ? 'releasing' : 'confirmed' });
-  }
-  return { hashes: [...hashes], holders };
+      AND EXISTS (SELECT 1 FROM objects o WHERE o.hash = x.hash AND o.owner = @self AND o.present = 1)`);
+  return (manifestHash) => {
+    const rows = stmt.all({ m: manifestHash, self: selfId }) as { hash: string; peer_id: string | null; state: string | null }[];
+    const hashes = new Set<string>();
+    const holders: Record<string, Holder[]> = {};
+    for (const r of rows) {
+      hashes.add(r.hash);
+      if (r.peer_id === null || r.state === null) continue;
+      (holders[r.hash] ??= []).push({ peer: r.peer_id, state: r.state === 'releasing' ? 'releasing' : 'confirmed' });
+    }
+    return { hashes: [...hashes], holders };
+  };
 }
 
 export interface FileCopies {
@@ -60,9 +64,14 @@ export interface FileCopies {
   holders: string[];
 }
 
-export function fileCopies(c: CopyContext, view: PeerView, manifestHash: string): FileCopies {
-  const { hashes, holders: records } = fileHolders(c.db, c.selfId, manifestHash);
-  const holders = new Set<string>();
-  for (const h of hashes) for (const x of records[h] ?? []) if (x.state === 'confirmed') holders.add(x.peer);
-  return { copies: countCopies(hashes, { ...view, holders: records }), desired: c.factor, holders: [...holders].sort() };
+/** Counts the copies of one file version after another, as the peers are now. */
+export function fileCopies(c: CopyContext): (manifestHash: string) => FileCopies {
+  const view = peerView(c);
+  const recordsOf = fileHolders(c.db, c.selfId);
+  return (manifestHash) => {
+    const { hashes, holders: records } = recordsOf(manifestHash);
+    const holders = new Set<string>();
+    for (const h of hashes) for (const x of records[h] ?? []) if (x.state === 'confirmed') holders.add(x.peer);
+    return { copies: countCopies(hashes, { ...view, holders: records }), desired: c.factor, holders: [...holders].sort() };
+  };
 }

@@ -515,7 +515,7 @@ describe('placement properties', () => {
   it('(h) a plan built page by page is the plan of all the objects at once', () => {
     fc.assert(fc.property(arbInput(true), fc.array(fc.nat(), { maxLength: 4 }), (input, cuts) => {
       const whole = planPlacement(input);
-      const { atRiskCount, ...byPages } = paged(input, cuts);
+      const { atRiskCount, candidates: _, ...byPages } = paged(input, cuts);
       assert.deepEqual(byPages, whole);
       assert.equal(atRiskCount, whole.atRisk.length);
     }), { numRuns: 500 });

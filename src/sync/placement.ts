@@ -236,6 +236,8 @@ export type PlanContext = Omit<PlacementInput, 'objects' | 'holders'>;
 /** A plan built page by page: `atRisk` lists at most the objects acted on, `atRiskCount` counts them all. */
 export interface PagedPlan extends Plan {
   atRiskCount: number;
+  /** Objects whose healthy copies differ from the factor (all of them, kept or not). */
+  candidates: number;
 }
 
 /**
@@ -253,6 +255,7 @@ export class PlanBuilder {
   private readonly peers: Map<string, PeerInfo>;
   private readonly kept: ObjectState[] = [];
   private atRiskCount = 0;
+  private candidates = 0;
 
   constructor(private readonly ctx: PlanContext, private readonly maxObjects = Infinity) {
     this.factor = ctx.factor ?? DEFAULT_REPLICATION_FACTOR;
@@ -267,7 +270,10 @@ export class PlanBuilder {
     for (const o of objects) {
       const s = objectState(o, view, this.peers);
       if (s.copies < this.factor) this.atRiskCount++;
-      if (s.copies !== this.factor) this.kept.push(s);
+      if (s.copies !== this.factor) {
+        this.candidates++;
+        this.kept.push(s);
+      }
     }
     // Sorting once the list holds twice the room keeps memory bounded at O(maxObjects log n) work.
     if (this.kept.length > 2 * this.maxObjects) this.trim();
@@ -277,7 +283,7 @@ export class PlanBuilder {
     this.trim();
     const ranked = [...this.peers.values()].sort(compareRank);
     const reserved = new Map<string, number>();
-    const plan: PagedPlan = { push: [], release: [], atRisk: [], atRiskCount: this.atRiskCount };
+    const plan: PagedPlan = { push: [], release: [], atRisk: [], atRiskCount: this.atRiskCount, candidates: this.candidates };
     for (const s of this.kept) {
       if (s.copies < this.factor) plan.atRisk.push({ hash: s.obj.hash, copies: s.copies, desired: this.factor });
       if (s.counted.length < this.factor) plan.push.push(...choosePushes(s, this.factor, ranked, reserved));
@@ -299,6 +305,11 @@ export function planPlacement(input: PlacementInput): Plan {
   builder.add(uniqueObjects(input.objects), input.holders);
   const { push, release, atRisk } = builder.finish();
   return { push, release, atRisk };
+}
+
+/** Rule 5: the peers whose copies count at `now` (online, or offline within the grace period). */
+export function livePeers(peers: readonly PeerInfo[], now: number, offlineGraceMs: number): string[] {
+  return peers.filter((p) => isLive(p, now, offlineGraceMs)).map((p) => p.id).sort();
 }
 
 /**

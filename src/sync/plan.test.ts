@@ -81,7 +81,7 @@ test('the plan read a page at a time from the catalog is the plan of the whole c
     const want = planPlacement({ factor, now: NOW, offlineGraceMs: GRACE, peers: c.peers, objects: whole.objects, holders: whole.holders });
     want.release = want.release.filter((r) => !whole.pinned.has(`${r.hash}/${r.peer}`));
     const { plan } = await planFromCatalog(db, SELF, { factor, now: NOW, offlineGraceMs: GRACE, peers: c.peers }, { pageSize, maxObjects: Infinity });
-    const { atRiskCount, ...got } = plan;
+    const { atRiskCount, candidates: _, ...got } = plan;
     assert.deepEqual(got, want);
     assert.equal(atRiskCount, want.atRisk.length);
   }), { numRuns: 150 });
@@ -120,6 +120,7 @@ test('grove ls copies: one file\'s records give what the whole table gave', asyn
       chunks.map((hash, index) => ({ hash, size: 1, index })));
     const cc = { db, selfId: SELF, now: NOW, offlineGraceMs: GRACE, factor: 2, peers: c.peers.map((p) => ({ id: p.id, preferred: p.preferred })), health: () => undefined };
     const view = peerView(cc);
+    const copiesOf = fileCopies(cc);
     // The definition: every record of a present own object (pinned as confirmed), over the file's objects.
     const ownPresent = new Set(c.objects.filter((o) => o.own && o.present).map((o) => h(o.n)));
     const holders: Record<string, Holder[]> = {};
@@ -128,7 +129,7 @@ test('grove ls copies: one file\'s records give what the whole table gave', asyn
       (holders[h(p.n)] ??= []).push({ peer: PEERS[p.peer]!, state: p.state === 'pinned' ? 'confirmed' : p.state });
     }
     const hashes = [manifest!, ...chunks];
-    const got = fileCopies(cc, view, manifest!);
+    const got = copiesOf(manifest!);
     assert.equal(got.copies, countCopies(hashes, { ...view, holders }));
     assert.deepEqual(got.holders, [...new Set(hashes.flatMap((x) => (holders[x] ?? []).filter((r) => r.state === 'confirmed').map((r) => r.peer)))].sort());
   }), { numRuns: 150 });
@@ -186,4 +187,36 @@ test('versions read a page at a time are listVersions, in its order', async (t) 
         assert.deepEqual([...versionPages(db, { versions: all, pageSize })].flat(), listVersions(db, { versions: all }));
       }
     }), { numRuns: 150 });
+});
+
+test('a round whose inputs did not move since a plan with nothing to do reads no catalog, and one that did plans again', async (t) => {
+  const db = await freshDb(t);
+  const peers: PeerInfo[] = PEERS.map((id) => ({ id, preferred: false, online: true, lastSeen: NOW, score: 1 }));
+  load(db, {
+    objects: [1, 2, 3].map((n) => ({ n, kind: 'chunk' as const, own: true, present: true, size: 10 })),
+    placements: [1, 2, 3].flatMap((n) => [{ n, peer: 0, state: 'confirmed' as const }, { n, peer: 1, state: 'confirmed' as const }]),
+    peers,
+  });
+  const ctx = { factor: 2, now: NOW, offlineGraceMs: GRACE, peers };
+  let pages = 0;
+  const plan = async (c = ctx) => (await planFromCatalog(db, SELF, c, { pageSize: 1, pause: async () => { pages++; } })).plan;
+  assert.equal((await plan()).candidates, 0);
+  assert.ok(pages > 0, 'the first plan reads the catalog');
+  pages = 0;
+  assert.deepEqual(await plan(), { push: [], release: [], atRisk: [], atRiskCount: 0, candidates: 0 });
+  assert.equal(pages, 0, 'nothing moved: nothing read');
+  // A holder past its grace period: its copies stop counting.
+  const gone = { ...ctx, peers: peers.map((p) => (p.id === PEERS[1] ? { ...p, online: false, lastSeen: NOW - 2 * GRACE } : p)) };
+  assert.equal((await plan(gone)).atRiskCount, 3);
+  assert.equal((await plan()).candidates, 0);
+  // A dropped record, a new object, another factor: each is seen.
+  db.prepare('DELETE FROM placements WHERE hash = ? AND peer_id = ?').run(h(1), PEERS[0]);
+  assert.deepEqual((await plan()).push, [{ hash: h(1), peer: PEERS[0] }]);
+  db.prepare('INSERT INTO placements(hash, peer_id, state, updated_at) VALUES (?, ?, ?, ?)').run(h(1), PEERS[0], 'confirmed', NOW);
+  assert.equal((await plan()).candidates, 0);
+  db.transaction(() => recordObjects(db, [{ hash: h(4), size: 1, kind: 'manifest', owner: SELF }], NOW))();
+  assert.equal((await plan()).atRiskCount, 1);
+  db.transaction(() => recordRemoved(db, h(4)))();
+  assert.equal((await plan()).candidates, 0);
+  assert.equal((await plan({ ...ctx, factor: 3 })).atRiskCount, 3);
 });

@@ -1,6 +1,6 @@
 import type { DB } from '../store/db.js';
 import { getMeta, setMeta } from '../store/db.js';
-import { PlanBuilder, type Holder, type PagedPlan, type PlanContext, type PlacedObject } from './placement.js';
+import { DEFAULT_REPLICATION_FACTOR, PlanBuilder, livePeers, type Holder, type PagedPlan, type PlanContext, type PlacedObject } from './placement.js';
 
 // The placement plan of this cell's own objects from placement.db: reads the catalog a page
 // at a time, with the placement records of that page only, and feeds the policy
@@ -27,10 +27,25 @@ export interface CatalogPlan {
   seq: number;
 }
 
+/**
+ * Everything that decides whether some object has more or fewer counted copies than the
+ * factor: the objects (their counter), the placement records (theirs, kept by triggers), which
+ * peers count now (rule 5) and the factor. While it stays what it was at a plan that found no
+ * such object, the plan is empty again, and the round need not read the catalog.
+ */
+function planMark(db: DB, ctx: PlanContext): string {
+  return JSON.stringify([getMeta(db, 'object_seq') ?? '0', getMeta(db, 'placements_rev') ?? '0', ctx.factor ?? DEFAULT_REPLICATION_FACTOR,
+    livePeers(ctx.peers, ctx.now, ctx.offlineGraceMs)]);
+}
+
 export async function planFromCatalog(db: DB, selfId: string, ctx: PlanContext, opts: PlanOptions = {}): Promise<CatalogPlan> {
   const limit = opts.pageSize ?? PLAN_PAGE;
   const builder = new PlanBuilder(ctx, opts.maxObjects ?? PLAN_MAX_OBJECTS);
   const seq = Number(getMeta(db, 'object_seq') ?? 0);
+  const mark = planMark(db, ctx);
+  if (getMeta(db, 'plan_settled_at') === mark) {
+    return { plan: { push: [], release: [], atRisk: [], atRiskCount: 0, candidates: 0 }, pinned: new Set(), seq };
+  }
   // In rowid order (the table's own order, no index): each page starts where the last ended.
   const page = db.prepare(`SELECT rowid AS r, hash, size FROM objects NOT INDEXED
     WHERE rowid > ? AND owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY rowid LIMIT ?`);
@@ -51,6 +66,9 @@ export async function planFromCatalog(db: DB, selfId: string, ctx: PlanContext, 
     await opts.pause?.();
   }
   const plan = builder.finish();
+  // Nothing to do and nothing at risk: until the mark moves, neither will there be. (Writing
+  // the mark moves nothing it covers.)
+  if (plan.candidates === 0) setMeta(db, 'plan_settled_at', mark);
   // A pinned copy counts but is never asked for again (the object then stays above the factor
   // while the holder needs it for a grant).
   plan.release = plan.release.filter((r) => !pinned.has(`${r.hash}/${r.peer}`));

@@ -70,9 +70,10 @@ export function markGone(db: DB, path: string, now: number): boolean {
   return db.prepare('UPDATE watch_index SET gone_at = ? WHERE path = ? AND gone_at IS NULL').run(now, path).changes === 1;
 }
 
-/** When a watched file vanished from its folder, if it did (one lookup, for listings). */
-export function goneAt(db: DB, path: string): number | null {
-  return (db.prepare('SELECT gone_at FROM watch_index WHERE path = ?').pluck().get(path) as number | null | undefined) ?? null;
+/** When a watched file vanished from its folder, if it did: one lookup per path, for listings. */
+export function goneAt(db: DB): (path: string) => number | null {
+  const stmt = db.prepare('SELECT gone_at FROM watch_index WHERE path = ?').pluck();
+  return (path) => (stmt.get(path) as number | null | undefined) ?? null;
 }
 
 export function folderCounts(db: DB, root: string): { files: number; gone: number } {

@@ -6,7 +6,7 @@ import { lsPages, listWidths, type LsRow } from '../../ingest/list.js';
 import type { Home } from '../../home/home.js';
 import { parseHealthFile, type HealthFile } from '../../peers/records.js';
 import { PeerRegistry } from '../../peers/registry.js';
-import { peerView, fileCopies, type CopyContext, type FileCopies } from '../../sync/copies.js';
+import { fileCopies, type CopyContext, type FileCopies } from '../../sync/copies.js';
 import { goneAt } from '../../watch/folders.js';
 
 type Row = LsRow & FileCopies & { gone_at_source: number | null };
@@ -23,10 +23,11 @@ export function registerLs(program: Command): void {
     .action(async (opts: { versions?: boolean }, cmd: Command) => {
       await withHome(cmd, (home) => {
         const ctx = copyContext(home);
-        const view = peerView(ctx);
+        const copies = fileCopies(ctx);
+        const gone = goneAt(home.db);
         const pages = (function* () {
           for (const page of lsPages(home.db, { versions: !!opts.versions })) {
-            yield page.map((r): Row => ({ ...r, ...fileCopies(ctx, view, r.manifest_hash), gone_at_source: goneAt(home.db, r.path) }));
+            yield page.map((r): Row => ({ ...r, ...copies(r.manifest_hash), gone_at_source: gone(r.path) }));
           }
         })();
         const write = (s: string) => process.stdout.write(s);
