@@ -21,34 +21,41 @@ export function registerLs(program: Command): void {
     .description('list stored files (latest version of each path) and their peer copies')
     .option('--versions', 'list every version')
     .action(async (opts: { versions?: boolean }, cmd: Command) => {
-      await withHome(cmd, (home) => {
+      await withHome(cmd, async (home) => {
         const ctx = copyContext(home);
         const copies = fileCopies(ctx);
         const gone = goneAt(home.db);
         const pages = (function* () {
-          for (const page of lsPages(home.db, { versions: !!opts.versions })) {
+          for (const page of lsPages(home.db, { versions: !!opts.versions, pageSize: 100 })) {
             yield page.map((r): Row => ({ ...r, ...copies(r.manifest_hash), gone_at_source: gone(r.path) }));
           }
         })();
+        // A reader that stops early (`grove ls | head`) ends the listing, quietly.
+        let closed = false;
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EPIPE') throw e;
+          closed = true;
+        });
         const write = (s: string) => process.stdout.write(s);
-        if (wantsJson(cmd)) {
-          let first = true;
-          write('{"files":[');
+        /** Writes page after page; returns how many, or undefined when the reader went away. */
+        const eachPage = async (fn: (page: Row[], first: boolean) => void): Promise<number | undefined> => {
+          let n = 0;
           for (const page of pages) {
-            write((first ? '' : ',') + page.map((r) => JSON.stringify(r)).join(','));
-            first = false;
+            fn(page, n++ === 0);
+            await new Promise<void>((resolve) => setImmediate(resolve)); // lets an EPIPE arrive
+            if (closed) return undefined;
           }
-          write(']}\n');
+          return n;
+        };
+        if (wantsJson(cmd)) {
+          write('{"files":[');
+          if (await eachPage((page, first) => write((first ? '' : ',') + page.map((r) => JSON.stringify(r)).join(','))) !== undefined) write(']}\n');
           return;
         }
         const table = tableFormat(home, ctx.peers.length);
-        let any = false;
-        for (const page of pages) {
-          // Human text may carry file names: no raw controls reach the terminal.
-          write(termText((any ? '' : table.head + '\n') + page.map(table.line).join('\n') + '\n'));
-          any = true;
-        }
-        if (!any) write('no files yet (add some with `grove add PATH`)\n');
+        // Human text may carry file names: no raw controls reach the terminal.
+        const n = await eachPage((page, first) => write(termText((first ? table.head + '\n' : '') + page.map(table.line).join('\n') + '\n')));
+        if (n === 0) write('no files yet (add some with `grove add PATH`)\n');
       });
     });
 }
