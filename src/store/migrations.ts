@@ -401,6 +401,9 @@ export const MIGRATIONS: Migration[] = [
       CREATE TRIGGER files_rev_delete AFTER DELETE ON files BEGIN
         UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
       END;
+      -- Watched files gone at source, per folder: \`grove status\` counts them without reading
+      -- the folder's rows.
+      CREATE INDEX watch_index_gone ON watch_index(root) WHERE gone_at IS NOT NULL;
       -- The same for placement records: a round whose inputs did not move skips its plan
       -- (src/sync/plan.ts).
       INSERT OR IGNORE INTO meta(key, value) VALUES ('placements_rev', '0');

@@ -76,9 +76,14 @@ export function goneAt(db: DB): (path: string) => number | null {
   return (path) => (stmt.get(path) as number | null | undefined) ?? null;
 }
 
+/**
+ * Files of a watched folder and how many are gone at source (`grove status`): counted on the
+ * index of roots (no row is read) and on the small index of gone files (migration 46).
+ */
 export function folderCounts(db: DB, root: string): { files: number; gone: number } {
-  const r = db.prepare('SELECT COUNT(*) AS files, COALESCE(SUM(gone_at IS NOT NULL), 0) AS gone FROM watch_index WHERE root = ?').get(root) as { files: number; gone: number };
-  return r;
+  const files = db.prepare('SELECT COUNT(*) FROM watch_index WHERE root = ?').pluck().get(root) as number;
+  const gone = db.prepare('SELECT COUNT(*) FROM watch_index WHERE root = ? AND gone_at IS NOT NULL').pluck().get(root) as number;
+  return { files, gone };
 }
 
 /** Whether a file's stat matches what the index recorded at its last ingest. */
