@@ -26,7 +26,7 @@ import { chunkCount } from '../src/ingest/add.js';
 import { SealPool } from '../src/ingest/pool.js';
 import type { BufferRing } from '../src/ingest/buffers.js';
 import { homePaths } from '../src/home/paths.js';
-import { chunkHashesOf, manifestHashes } from '../src/ingest/files.js';
+import { chunksOf, manifestHashes } from '../src/ingest/files.js';
 import {
   BENCH_PASSWORD, GROVE, Reaper, TimeoutError, ensureDebianTool, groveCli, initBenchHome, listObjects, machineInfo, measure, median,
   pairCells, prime, settle, startDaemon, writeRandomFile, writeRandomTree, run, type Daemon, type MachineInfo, type Measured,
@@ -340,7 +340,7 @@ const objectName = (p: string) => p.slice(-64);
 function addedObjects(home: string): string[] {
   const db = new Database(homePaths(home).db, { readonly: true, fileMustExist: true });
   try {
-    return [...manifestHashes(db)].flatMap((m) => [m, ...chunkHashesOf(db, m)]);
+    return [...manifestHashes(db)].flatMap((m) => [m, ...new Set(chunksOf(db, m).map((c) => c.hash))]);
   } finally {
     db.close();
   }

@@ -38,7 +38,7 @@ import { chat } from './chat/feature.js';
 import type { ChatService } from './chat/service.js';
 import { sync, type CellSync } from './sync/feature.js';
 import type { PeerExchange } from './sync/round.js';
-import { atRisk } from './sync/copies.js';
+import { atRiskNow } from './sync/plan.js';
 import { diskStatus } from './guard/status.js';
 import { peerEdge } from './guard/edge.js';
 import { assertCatalogMatchesObjects, catalogIsEmpty, setAsideObjects } from './guard/catalog.js';
@@ -87,6 +87,8 @@ export interface CellOptions {
   stopGraceMs?: number;
   /** With a lost (empty) placement.db, move chunks/ to trash/ instead of refusing to start. */
   setAsideObjects?: boolean;
+  /** Check all of placement.db at open (`grove start`: once per run; commands skip it, it reads every page). */
+  checkDb?: boolean;
   /** Relay link reconnect and ping timing (tests). */
   relayTiming?: Partial<RelayLinkTiming>;
   /** Serve the web dashboard (src/web) while running; off unless given (`grove start` turns it on). */
@@ -380,12 +382,7 @@ export class Cell implements PairingContext, HolderContext {
       routes: () => this.routes(),
       peerCount: () => this.peers.count(),
       totals: () => objectTotals(this.home.db),
-      atRisk: () => atRisk({
-        db: this.home.db, selfId: this.id, now: this.clock(), factor: this.config.replication.factor,
-        offlineGraceMs: this.config.replication.offline_grace_s * 1000,
-        peers: this.peers.list().map((p) => ({ id: p.id, preferred: p.preferred })),
-        health: (id) => this.records.peerHealth(id),
-      }),
+      atRisk: () => atRiskNow(this.home.db, this.id).count,
       extra: this.statusSources,
     });
   }
@@ -498,7 +495,7 @@ export class Cell implements PairingContext, HolderContext {
 
 /** Opens the home and builds its cell (not yet listening: call start()). */
 export async function createCell(opts: CellOptions): Promise<Cell> {
-  const home = openHome(opts.home);
+  const home = openHome(opts.home, { checkDb: !!opts.checkDb });
   try {
     if (opts.setAsideObjects && catalogIsEmpty(home.db)) await setAsideObjects(home, (opts.clock ?? Date.now)());
     else await assertCatalogMatchesObjects(home);

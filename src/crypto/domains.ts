@@ -7,6 +7,8 @@ export const GRANT_INFO = 'grove-grant-v1';
 export const CHAT_INFO = 'grove-chat-v1';
 export const INDEX_KEY_INFO = 'grove-index-key-v1';
 export const INDEX_AAD = 'grove-index-v1';
+/** AAD prefix of a page of a long index section (docs/formats.md "Recovery index"). */
+export const INDEX_PAGE_AAD = 'grove-index-page-v1';
 export const INVITE_MAC_INFO = 'grove-invite-v1';
 export const REQUEST_SIG_CONTEXT = 'grove-request-v1';
 export const RESPONSE_SIG_CONTEXT = 'grove-response-v1';

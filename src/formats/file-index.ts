@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
 import { seal, open } from '../crypto/aead.js';
 import { canonicalBytes } from '../crypto/canonical.js';
-import { INDEX_AAD } from '../crypto/domains.js';
+import { INDEX_AAD, INDEX_PAGE_AAD } from '../crypto/domains.js';
 import { indexKey } from '../crypto/kdf.js';
 import { signObject, verifyObjectByCell } from '../crypto/sign.js';
 import { corrupt } from '../errors.js';
@@ -69,4 +69,54 @@ export function openIndex(master: Uint8Array, expectedOwner: string, bytes: Uint
   }
   if (!idx || typeof idx !== 'object' || Array.isArray(idx) || idx.owner !== expectedOwner || idx.created_at !== env.created_at) throw corrupt('invalid index');
   return idx;
+}
+
+// A long section (every version of 100 000 files is ~30 MB of JSON, far above what one object
+// may hold) goes into pages, each an object of its own named by the index: the index stays
+// small, a page unchanged since the last index is the same object, and neither is ever built
+// whole in memory. A page is `nonce (12 bytes) ‖ ciphertext`: the canonical JSON of
+// `{owner, section, items}` sealed under the index key, AAD `grove-index-page-v1\n` ‖ owner.
+// Its integrity comes from its hash, which the signed index names.
+
+/** Most items in one index page (a files page is ~350 KB of JSON, well within an object). */
+export const INDEX_PAGE_ITEMS = 1000;
+
+export interface IndexPage {
+  owner: string;
+  section: string;
+  items: unknown[];
+}
+
+/** The value of a paged section in the index: its pages in order, and how many items they hold. */
+export interface PagedSection {
+  pages: string[];
+  count: number;
+}
+
+export function isPagedSection(v: unknown): v is PagedSection {
+  const p = v as PagedSection | undefined;
+  return !!p && typeof p === 'object' && !Array.isArray(p) && Array.isArray(p.pages) && Number.isSafeInteger(p.count);
+}
+
+function pageAad(owner: string): Buffer {
+  return Buffer.from(`${INDEX_PAGE_AAD}\n${owner}`);
+}
+
+export function sealIndexPage(master: Uint8Array, page: IndexPage, nonce: Buffer = randomBytes(12)): Buffer {
+  return Buffer.concat([nonce, seal(indexKey(master), nonce, pageAad(page.owner), canonicalBytes(page))]);
+}
+
+/** Opens a page of `section` sealed by `owner`; anything else (or damage) is CORRUPT. */
+export function openIndexPage(master: Uint8Array, owner: string, section: string, bytes: Uint8Array): unknown[] {
+  if (bytes.length < 12 + 16) throw corrupt('index page too short');
+  const buf = Buffer.from(bytes);
+  const plain = open(indexKey(master), buf.subarray(0, 12), pageAad(owner), buf.subarray(12));
+  let page: IndexPage;
+  try {
+    page = JSON.parse(plain.toString('utf8')) as IndexPage;
+  } catch {
+    throw corrupt('index page body is not JSON');
+  }
+  if (!page || page.owner !== owner || page.section !== section || !Array.isArray(page.items)) throw corrupt('invalid index page');
+  return page.items;
 }

@@ -83,14 +83,15 @@ export interface Home {
   close(): void;
 }
 
-export function openHome(root: string): Home {
+/** `checkDb`: a full integrity check of placement.db (the running cell, at start; see openDb). */
+export function openHome(root: string, opts: { checkDb?: boolean } = {}): Home {
   const paths = homePaths(root);
   if (!existsSync(root) || !existsSync(paths.nodeKey)) {
     throw new GroveError('NOT_FOUND', `no grove home at ${root}: run \`grove init\` first`);
   }
   const keys = loadKeys(paths);
   const config = loadConfig(paths.config);
-  const db = openDb(paths.db);
+  const db = openDb(paths.db, opts.checkDb ? { check: 'full' } : {});
   const objects = new ObjectStore(paths.chunks);
   return { paths, keys, config, db, objects, close: () => db.close() };
 }

@@ -54,6 +54,26 @@ export function listVersions(db: DB, opts: { versions?: boolean } = {}): FileVer
   return db.prepare(sql).all() as FileVersion[];
 }
 
+/**
+ * `listVersions` a page at a time, in the same order: each page starts after the last row of
+ * the previous one (an index seek), so a listing of 100 000 files never holds them all.
+ */
+export function* versionPages(db: DB, opts: { versions?: boolean; pageSize?: number } = {}): Generator<FileVersion[]> {
+  const size = opts.pageSize ?? 500;
+  const next = opts.versions
+    ? db.prepare('SELECT * FROM files WHERE (path, version) > (?, ?) ORDER BY path, version LIMIT ?')
+    : db.prepare(`SELECT f.* FROM files f WHERE (f.path, f.version) > (?, ?)
+        AND f.version = (SELECT MAX(version) FROM files x WHERE x.path = f.path) ORDER BY f.path, f.version LIMIT ?`);
+  let after: [string, number] = ['', -1];
+  for (;;) {
+    const page = next.all(after[0], after[1], size) as FileVersion[];
+    if (page.length) yield page;
+    if (page.length < size) return;
+    const last = page[page.length - 1]!;
+    after = [last.path, last.version];
+  }
+}
+
 // isHash() narrows to string; on an already-string query that would make the else branch `never`.
 function isManifestHash(q: string): boolean {
   return isHash(q);
@@ -116,19 +136,22 @@ export function isOwnChunk(db: DB, hash: string): boolean {
   return db.prepare('SELECT 1 FROM file_chunks WHERE hash = ? LIMIT 1').get(hash) !== undefined;
 }
 
-/** The distinct chunk hashes of one version. */
-export function chunkHashesOf(db: DB, manifestHash: string): string[] {
-  return (db.prepare('SELECT DISTINCT hash FROM file_chunks WHERE manifest_hash = ?').all(manifestHash) as { hash: string }[]).map((r) => r.hash);
+/**
+ * Objects our versions name (manifests and chunks) that are not present here, at most
+ * `limit` of them: memory stays bounded however many are missing (after a restore, all).
+ */
+export function missingOwnObjects(db: DB, limit = 10_000): string[] {
+  return db.prepare(`
+    SELECT DISTINCT x.hash FROM (
+      SELECT f.manifest_hash AS hash FROM files f
+      UNION ALL
+      SELECT fc.hash AS hash FROM files f JOIN file_chunks fc ON fc.manifest_hash = f.manifest_hash
+    ) x WHERE NOT EXISTS (SELECT 1 FROM objects o WHERE o.hash = x.hash AND o.present = 1) LIMIT ?`).pluck().all(limit) as string[];
 }
 
-/** Objects our versions name (manifests and chunks) that are not present here. */
-export function missingOwnObjects(db: DB): string[] {
-  const rows = db.prepare(`
-    SELECT hash FROM (
-      SELECT fc.hash AS hash FROM file_chunks fc JOIN files f ON f.manifest_hash = fc.manifest_hash
-      UNION SELECT manifest_hash AS hash FROM files
-    ) WHERE hash NOT IN (SELECT hash FROM objects WHERE present = 1)`).all() as { hash: string }[];
-  return rows.map((r) => r.hash);
+/** The highest version id: it moves whenever a version is added (`grove add`, restore, undelete). */
+export function lastVersionId(db: DB): number {
+  return (db.prepare('SELECT MAX(id) FROM files').pluck().get() as number | null) ?? 0;
 }
 
 /** Is `hash` one of this cell's own objects: in the catalog as ours, or named by one of our versions? */

@@ -1,8 +1,9 @@
 import type { IndexSection } from '../recovery/sections.js';
-import type { DB } from '../store/db.js';
+import { getMeta, type DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import { recordObject } from '../store/catalog.js';
 import { openManifest } from '../formats/manifest.js';
+import { INDEX_PAGE_ITEMS } from '../formats/file-index.js';
 import { fileKey } from '../crypto/kdf.js';
 import { isHash } from '../crypto/encoding.js';
 import { corrupt } from '../errors.js';
@@ -22,13 +23,30 @@ export interface FilesSectionDeps {
   selfId: string;
 }
 
+const indexFile = (f: FileVersion): IndexFile => ({
+  path: f.path, name: f.name, version: f.version, size: f.size, file_hash: f.file_hash,
+  manifest_hash: f.manifest_hash, chunks: f.chunks, added_at: f.added_at,
+});
+
 export function filesSection(d: FilesSectionDeps): IndexSection {
   return {
     name: 'files',
-    collect: (): IndexFile[] => listVersions(d.db, { versions: true }).map((f) => ({
-      path: f.path, name: f.name, version: f.version, size: f.size, file_hash: f.file_hash,
-      manifest_hash: f.manifest_hash, chunks: f.chunks, added_at: f.added_at,
-    })),
+    collect: (): IndexFile[] => listVersions(d.db, { versions: true }).map(indexFile),
+    // Pages by ranges of version ids: a new version lands in the last page and a deleted one
+    // changes only its own, so the other pages stay the same objects.
+    pages: function* () {
+      const first = d.db.prepare('SELECT MIN(id) FROM files WHERE id > ?').pluck();
+      const range = d.db.prepare('SELECT * FROM files WHERE id > ? AND id <= ? ORDER BY id');
+      for (let after = 0; ;) {
+        const next = first.get(after) as number | null;
+        if (next === null) return;
+        const start = Math.floor((next - 1) / INDEX_PAGE_ITEMS) * INDEX_PAGE_ITEMS;
+        yield (range.all(start, start + INDEX_PAGE_ITEMS) as FileVersion[]).map(indexFile);
+        after = start + INDEX_PAGE_ITEMS;
+      }
+    },
+    // Kept by triggers on `files` (migration 46): every insert, update or delete moves it.
+    revision: () => getMeta(d.db, 'files_rev') ?? '0',
     restore: async (value, ctx) => {
       if (!Array.isArray(value)) throw corrupt('invalid index files');
       const files = value as IndexFile[];

@@ -1,5 +1,5 @@
 import type { DB } from '../store/db.js';
-import { listVersions, type FileVersion } from './files.js';
+import { listVersions, versionPages, type FileVersion } from './files.js';
 
 // Rows of `grove ls`. One place builds them, so features add columns here (replication:
 // "copies", "desired", "holders") and both the CLI and the dashboard get them.
@@ -26,4 +26,15 @@ export function lsRow(v: FileVersion): LsRow {
 /** The latest version of every path, or every version with `versions`. */
 export function lsRows(db: DB, opts: { versions?: boolean } = {}): LsRow[] {
   return listVersions(db, opts).map(lsRow);
+}
+
+/** `lsRows` a page at a time (see versionPages). */
+export function* lsPages(db: DB, opts: { versions?: boolean; pageSize?: number } = {}): Generator<LsRow[]> {
+  for (const page of versionPages(db, opts)) yield page.map(lsRow);
+}
+
+/** What the columns of a listing need to be wide enough: the longest name and the highest version. */
+export function listWidths(db: DB): { name: number; version: number } {
+  const r = db.prepare('SELECT MAX(LENGTH(name)) AS name, MAX(version) AS version FROM files').get() as { name: number | null; version: number | null };
+  return { name: r.name ?? 0, version: r.version ?? 0 };
 }

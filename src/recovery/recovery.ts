@@ -3,12 +3,13 @@ import { getMeta as meta, setMeta, type DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
 import { recordObject, recordRemoved } from '../store/catalog.js';
-import { sealIndex, openIndex, type FileIndex } from '../formats/file-index.js';
+import { sealIndex, openIndex, sealIndexPage, openIndexPage, isPagedSection, type FileIndex, type PagedSection } from '../formats/file-index.js';
 import { canonicalJson } from '../crypto/canonical.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { isHash } from '../crypto/encoding.js';
 import { GroveError, describeError } from '../errors.js';
 import { pushObject, pullObject, releaseObjects, type Route } from '../sync/transfer.js';
+import { MAX_RELEASE_BATCH } from '../sync/holder-routes.js';
 import type { RoundSummary } from '../sync/round.js';
 import type { IndexSections, RestoreCounts } from './sections.js';
 
@@ -30,48 +31,117 @@ export interface RecoveryDeps {
   clock: () => number;
 }
 
-export function buildIndex(d: RecoveryDeps, now: number): FileIndex {
-  return { ...d.sections.collect(), owner: d.selfId, created_at: now };
+interface BuiltIndex {
+  index: FileIndex;
+  /** The page objects the index names, in order. */
+  pages: string[];
+  /** Page content hash -> object: a page unchanged next time is the same object. */
+  pageMap: Record<string, string>;
 }
 
 /**
+ * The index of this cell now. A paged section's pages are stored as objects as they are made
+ * (one page in memory at a time); a page whose content is the same as in the last index is
+ * the same object again.
+ */
+export async function buildIndex(d: RecoveryDeps, now: number): Promise<BuiltIndex> {
+  const previous = parseJson<Record<string, string>>(meta(d.db, 'index_page_map')) ?? {};
+  const body: Record<string, unknown> = {};
+  const pages: string[] = [];
+  const pageMap: Record<string, string> = {};
+  for (const section of d.sections.list()) {
+    if (!section.pages) {
+      body[section.name] = section.collect();
+      continue;
+    }
+    const value: PagedSection = { pages: [], count: 0 };
+    for (const items of section.pages()) {
+      const page = { owner: d.selfId, section: section.name, items };
+      const key = sha256Hex(canonicalJson(page));
+      let hash = previous[key];
+      if (!hash || !d.objects.has(hash)) {
+        const bytes = sealIndexPage(d.master, page);
+        hash = (await d.objects.put(bytes)).hash;
+        recordObject(d.db, { hash, size: bytes.length, kind: 'index', owner: d.selfId }, now);
+      }
+      pageMap[key] = hash;
+      value.pages.push(hash);
+      value.count += items.length;
+    }
+    body[section.name] = value;
+    pages.push(...value.pages);
+  }
+  return { index: { ...body, owner: d.selfId, created_at: now }, pages, pageMap };
+}
+
+function parseJson<T>(v: string | undefined): T | undefined {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const hashList = (v: string | undefined): string[] => (parseJson<unknown>(v) as unknown[] | undefined ?? []).filter(isHash);
+
+/**
  * Seals a new index when the files or peers changed, then makes sure every reachable peer
- * holds the current one and points to it. Cheap when nothing changed: no bytes are sent.
+ * holds the current one (and its pages) and points to it. Cheap when nothing changed: the
+ * sections' revision mark says so without building anything, and no bytes are sent.
  */
 export async function refreshIndex(d: RecoveryDeps, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
   const now = d.clock();
-  const idx = buildIndex(d, now);
-  const { created_at: _at, ...content0 } = idx;
-  const content = sha256Hex(canonicalJson(content0));
   let current = meta(d.db, 'index_hash');
   const old = current;
-  if (meta(d.db, 'index_content') !== content || !current || !d.objects.has(current)) {
-    const bytes = sealIndex(d.master, d.identity, idx);
-    const { hash } = await d.objects.put(bytes);
-    d.db.transaction(() => {
-      recordObject(d.db, { hash, size: bytes.length, kind: 'index', owner: d.selfId }, now);
-      setMeta(d.db, 'index_hash', hash);
-      setMeta(d.db, 'index_created_at', String(now));
-      setMeta(d.db, 'index_content', content);
-    })();
-    current = hash;
+  const oldPages = hashList(meta(d.db, 'index_pages'));
+  let pages = oldPages;
+  const mark = d.sections.mark();
+  if (meta(d.db, 'index_mark') !== mark || !current || !d.objects.has(current)) {
+    const built = await buildIndex(d, now);
+    const { created_at: _at, ...content0 } = built.index;
+    const content = sha256Hex(canonicalJson(content0));
+    if (meta(d.db, 'index_content') !== content || !current || !d.objects.has(current)) {
+      const bytes = sealIndex(d.master, d.identity, built.index);
+      const { hash } = await d.objects.put(bytes);
+      d.db.transaction(() => {
+        recordObject(d.db, { hash, size: bytes.length, kind: 'index', owner: d.selfId }, now);
+        setMeta(d.db, 'index_hash', hash);
+        setMeta(d.db, 'index_created_at', String(now));
+        setMeta(d.db, 'index_content', content);
+        setMeta(d.db, 'index_pages', JSON.stringify(built.pages));
+        setMeta(d.db, 'index_page_map', JSON.stringify(built.pageMap));
+      })();
+      current = hash;
+      pages = built.pages;
+    }
+    setMeta(d.db, 'index_mark', mark);
   }
   const createdAt = Number(meta(d.db, 'index_created_at') ?? now);
   for (const r of reachable) {
     if (meta(d.db, `index_at:${r.peerId}`) === current) continue;
+    // Its pages first (those it does not have yet), so the index it points to is complete.
+    const theirs = new Set(hashList(meta(d.db, `index_pages_at:${r.peerId}`)));
+    for (const p of pages) {
+      if (!theirs.has(p)) s.bytes_sent += await pushObject(d.client, r, d.objects, p, 'index', signal);
+    }
     const sent = await pushObject(d.client, r, d.objects, current, 'index', signal);
     s.bytes_sent += sent;
     await d.client.call(r.url, r.peerId, 'POST', '/api/index', { json: { hash: current, created_at: createdAt }, signal });
     setMeta(d.db, `index_at:${r.peerId}`, current);
+    const keep = new Set(pages);
     const previous = meta(d.db, `index_prev:${r.peerId}`);
-    if (previous && previous !== current) {
-      await releaseObjects(d.client, r, [previous], signal).catch(() => []);
+    const drop = [...(previous && previous !== current ? [previous] : []), ...[...theirs].filter((p) => !keep.has(p))];
+    for (let i = 0; i < drop.length; i += MAX_RELEASE_BATCH) {
+      await releaseObjects(d.client, r, drop.slice(i, i + MAX_RELEASE_BATCH), signal).catch(() => []);
     }
     setMeta(d.db, `index_prev:${r.peerId}`, current);
+    setMeta(d.db, `index_pages_at:${r.peerId}`, JSON.stringify(pages));
   }
-  if (old && old !== current) {
-    d.db.transaction(() => recordRemoved(d.db, old))();
-    await d.objects.remove(old);
+  const gone = [...(old && old !== current ? [old] : []), ...oldPages.filter((p) => !pages.includes(p))];
+  if (gone.length) {
+    d.db.transaction(() => { for (const h of gone) recordRemoved(d.db, h); })();
+    for (const h of gone) await d.objects.remove(h);
   }
 }
 
@@ -149,8 +219,26 @@ export async function restoreFromPeers(d: RecoveryDeps, routes: () => Route[], s
   const result: RestoreResult = { index_from: best.route.peerId, index_created_at: best.created_at };
   for (const section of d.sections.list()) {
     signal?.throwIfAborted();
-    const counts: RestoreCounts = await section.restore(index[section.name], { now, signal, fetchObject });
+    let value = index[section.name];
+    if (section.pages && isPagedSection(value)) value = await readPages(d, section.name, value, fetchObject);
+    const counts: RestoreCounts = await section.restore(value, { now, signal, fetchObject });
     Object.assign(result, counts);
   }
   return result;
+}
+
+/** The items of a paged section, page by page from the peers; the pages are not kept. */
+export async function readPages(d: RecoveryDeps, section: string, value: PagedSection, fetchObject: (hash: string) => Promise<boolean>): Promise<unknown[]> {
+  const items: unknown[] = [];
+  for (const hash of value.pages) {
+    if (!isHash(hash)) throw new GroveError('CORRUPT', 'invalid index page reference');
+    const had = d.objects.has(hash);
+    if (!had && !(await fetchObject(hash))) throw new GroveError('NOT_FOUND', `a page of the index (${section}) is on no reachable peer; run \`grove restore\` again when more peers are online`);
+    try {
+      items.push(...openIndexPage(d.master, d.selfId, section, await d.objects.get(hash)));
+    } finally {
+      if (!had) await d.objects.remove(hash).catch(() => {});
+    }
+  }
+  return items;
 }

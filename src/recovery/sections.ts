@@ -1,4 +1,6 @@
 import { GroveError } from '../errors.js';
+import { canonicalJson } from '../crypto/canonical.js';
+import { sha256Hex } from '../crypto/hash.js';
 
 // The recovery index (docs/formats.md "Recovery index") is assembled from sections that the
 // features register: each owns the tables its section describes, writes the section from
@@ -20,6 +22,14 @@ export interface IndexSection {
   readonly name: string;
   /** The section's current content: plain JSON, deterministic for unchanged data. */
   collect(): unknown;
+  /**
+   * For a section that can be long: its items a page at a time (at most INDEX_PAGE_ITEMS each,
+   * deterministic for unchanged data). The index then names page objects instead of holding
+   * the items (docs/formats.md "Recovery index"); `restore` still gets the whole list.
+   */
+  pages?(): Iterable<unknown[]>;
+  /** Cheap to read, and changes whenever the content does: an unchanged index is then not rebuilt. */
+  revision?(): string;
   /** Brings the section back after a total loss. `value` is untrusted shape-wise: check it. */
   restore(value: unknown, ctx: RestoreContext): Promise<RestoreCounts> | RestoreCounts;
 }
@@ -39,6 +49,14 @@ export class IndexSections {
 
   list(): readonly IndexSection[] {
     return this.sections;
+  }
+
+  /**
+   * Changes whenever some section's content does: each section's revision, or for one without,
+   * the hash of its content (such sections are small).
+   */
+  mark(): string {
+    return sha256Hex(canonicalJson(this.sections.map((s) => [s.name, s.revision ? `r:${s.revision()}` : `c:${sha256Hex(canonicalJson(s.collect()))}`])));
   }
 
   /** Every section's content, keyed by name. */

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openDb } from './db.js';
-import { recordObject, recordObjects, recordRemoved, inventorySince, ownerUsage } from './catalog.js';
+import { MIGRATIONS } from './migrations.js';
+import { recordObject, recordObjects, recordRemoved, inventorySince, ownerUsage, objectTotals } from './catalog.js';
 import fc from 'fast-check';
 import { tempDir } from '../../test/helpers/ingest.js';
 
@@ -46,4 +47,38 @@ test('ownerUsage (kept by triggers) always equals the sum of each owner\'s prese
       assert.equal(ownerUsage(db, owner), sum);
     }
   }), { numRuns: 60 });
+});
+
+test('objectTotals (kept by triggers) always equals the count and bytes of the present objects', async (t) => {
+  const dir = await tempDir(t);
+  const db = openDb(join(dir, 'totals.db'));
+  t.after(() => db.close());
+  const owners = ['a'.repeat(52), 'b'.repeat(52)];
+  const op = fc.record({ op: fc.constantFrom('add', 'remove', 'delete'), n: fc.integer({ min: 1, max: 20 }), owner: fc.constantFrom(...owners), size: fc.integer({ min: 0, max: 5000 }) });
+  fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+    db.exec('DELETE FROM objects; DELETE FROM object_refs');
+    for (const o of ops) {
+      db.transaction(() => {
+        if (o.op === 'add') recordObject(db, { hash: h(o.n), size: o.size, kind: 'chunk', owner: o.owner }, 1);
+        else if (o.op === 'remove') recordRemoved(db, h(o.n));
+        else db.prepare('DELETE FROM objects WHERE hash = ?').run(h(o.n));
+      })();
+    }
+    const want = db.prepare('SELECT COUNT(*) AS objects, COALESCE(SUM(size), 0) AS bytes FROM objects WHERE present = 1').get();
+    assert.deepEqual(objectTotals(db), want);
+  }), { numRuns: 60 });
+});
+
+test('the totals start from the objects already recorded when the migration runs', async (t) => {
+  const dir = await tempDir(t);
+  const path = join(dir, 'old.db');
+  const old = openDb(path, { migrations: MIGRATIONS.filter((m) => m.version < 46) });
+  old.transaction(() => {
+    recordObjects(old, [1, 2, 3].map((n) => ({ hash: h(n), size: n * 100, kind: 'chunk' as const, owner: 'a'.repeat(52) })), 1);
+    recordRemoved(old, h(2));
+  })();
+  old.close();
+  const db = openDb(path);
+  t.after(() => db.close());
+  assert.deepEqual(objectTotals(db), { objects: 2, bytes: 400 });
 });

@@ -154,26 +154,10 @@ export function ownerUsage(db: DB, owner: string): number {
   return r?.bytes ?? 0;
 }
 
+/** Present objects and their bytes: one row kept by triggers on `objects` (migration 46). */
 export function objectTotals(db: DB): { objects: number; bytes: number } {
-  const r = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM objects WHERE present = 1').get() as { n: number; b: number };
-  return { objects: r.n, bytes: r.b };
-}
-
-/** The owner's present chunks and manifests (what placement works on), by hash. */
-export function placeableObjects(db: DB, owner: string): { hash: string; size: number }[] {
-  return db.prepare(`SELECT hash, size FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY hash`)
-    .all(owner) as { hash: string; size: number }[];
-}
-
-/** The kind of each present object of the owner. */
-export function ownedKinds(db: DB, owner: string): Map<string, ObjectKind> {
-  const rows = db.prepare('SELECT hash, kind FROM objects WHERE owner = ? AND present = 1').all(owner) as { hash: string; kind: ObjectKind }[];
-  return new Map(rows.map((r) => [r.hash, r.kind]));
-}
-
-/** How many objects the owner has in the catalog (present or not). */
-export function ownedCount(db: DB, owner: string): number {
-  return db.prepare('SELECT COUNT(*) FROM objects WHERE owner = ?').pluck().get(owner) as number;
+  const r = db.prepare('SELECT objects, bytes FROM object_totals WHERE id = 1').get() as { objects: number; bytes: number } | undefined;
+  return { objects: r?.objects ?? 0, bytes: r?.bytes ?? 0 };
 }
 
 /** When `owner`'s (present) reference to the object was recorded, if it has one. */

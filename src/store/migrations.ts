@@ -381,4 +381,58 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 47,
+    name: 'catalog-at-scale',
+    sql: `
+      -- How many objects are present here and their bytes, kept by triggers, so \`grove status\`
+      -- reads one row instead of counting a catalog of a million objects.
+      CREATE TABLE object_totals (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        objects INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      );
+      INSERT INTO object_totals(id, objects, bytes)
+        SELECT 1, COUNT(*), COALESCE(SUM(size), 0) FROM objects WHERE present = 1;
+      CREATE TRIGGER objects_totals_insert AFTER INSERT ON objects WHEN NEW.present = 1 BEGIN
+        UPDATE object_totals SET objects = objects + 1, bytes = bytes + NEW.size WHERE id = 1;
+      END;
+      CREATE TRIGGER objects_totals_update AFTER UPDATE OF present, size ON objects BEGIN
+        UPDATE object_totals SET objects = objects - OLD.present + NEW.present,
+          bytes = bytes - OLD.present * OLD.size + NEW.present * NEW.size WHERE id = 1;
+      END;
+      CREATE TRIGGER objects_totals_delete AFTER DELETE ON objects WHEN OLD.present = 1 BEGIN
+        UPDATE object_totals SET objects = objects - 1, bytes = bytes - OLD.size WHERE id = 1;
+      END;
+      -- objects_owner_seq (owner, seq) serves every lookup by owner: this one only cost space.
+      DROP INDEX objects_owner;
+      -- A revision of the file listing, moved by every change to it, so the recovery index
+      -- knows it is unchanged without reading 100 000 versions (src/ingest/index-section.ts).
+      INSERT OR IGNORE INTO meta(key, value) VALUES ('files_rev', '0');
+      CREATE TRIGGER files_rev_insert AFTER INSERT ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
+      CREATE TRIGGER files_rev_update AFTER UPDATE ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
+      CREATE TRIGGER files_rev_delete AFTER DELETE ON files BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'files_rev';
+      END;
+      -- Watched files gone at source, per folder: \`grove status\` counts them without reading
+      -- the folder's rows.
+      CREATE INDEX watch_index_gone ON watch_index(root) WHERE gone_at IS NOT NULL;
+      -- The same for placement records: a round whose inputs did not move skips its plan
+      -- (src/sync/plan.ts).
+      INSERT OR IGNORE INTO meta(key, value) VALUES ('placements_rev', '0');
+      CREATE TRIGGER placements_rev_insert AFTER INSERT ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
+      CREATE TRIGGER placements_rev_update AFTER UPDATE ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
+      CREATE TRIGGER placements_rev_delete AFTER DELETE ON placements BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'placements_rev';
+      END;
+    `,
+  },
 ];

@@ -26,22 +26,6 @@ export async function storageProof(path: string, nonce: Buffer): Promise<string>
   return h.digest('hex');
 }
 
-/**
- * Picks up to `n` of `candidates` uniformly at random (pure but for `random`), so a holder
- * cannot predict which of its objects will be asked for.
- */
-export function sample<T>(candidates: readonly T[], n: number, random: () => number): T[] {
-  const pool = [...candidates];
-  const out: T[] = [];
-  while (out.length < n && pool.length) {
-    const i = Math.floor(random() * pool.length);
-    out.push(pool[i]!);
-    pool[i] = pool[pool.length - 1]!;
-    pool.pop();
-  }
-  return out;
-}
-
 export interface ChallengeOutcome {
   checked: number;
   /** Hashes whose placement was dropped: the holder could not prove it has them. */

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  countAtRisk, countCopies, DEFAULT_REPLICATION_FACTOR, planPlacement,
+  countAtRisk, countCopies, DEFAULT_REPLICATION_FACTOR, planPlacement, PlanBuilder,
   type Holder, type HolderState, type PeerInfo, type Plan, type PlacementInput,
 } from './placement.js';
 import { isGroveError } from '../errors.js';
@@ -498,4 +498,48 @@ describe('placement properties', () => {
       );
     }), { numRuns: 300 });
   });
+
+  /** The input's objects cut into pages at the given points, each page with its own holders. */
+  const paged = (input: PlacementInput, cuts: number[], limit = Infinity) => {
+    const b = new PlanBuilder(input, limit);
+    const at = [...new Set(cuts.map((c) => c % (input.objects.length + 1)))].sort((x, y) => x - y);
+    let from = 0;
+    for (const to of [...at, input.objects.length]) {
+      const page = input.objects.slice(from, to);
+      b.add(page, Object.fromEntries(page.map((o) => [o.hash, input.holders[o.hash] ?? []])));
+      from = Math.max(from, to);
+    }
+    return b.finish();
+  };
+
+  it('(h) a plan built page by page is the plan of all the objects at once', () => {
+    fc.assert(fc.property(arbInput(true), fc.array(fc.nat(), { maxLength: 4 }), (input, cuts) => {
+      const whole = planPlacement(input);
+      const { atRiskCount, candidates: _, ...byPages } = paged(input, cuts);
+      assert.deepEqual(byPages, whole);
+      assert.equal(atRiskCount, whole.atRisk.length);
+    }), { numRuns: 500 });
+  });
+
+  it('(i) with room for k objects, the plan is the first k objects of the whole plan, and still counts every object at risk', () => {
+    fc.assert(fc.property(arbInput(true), fc.array(fc.nat(), { maxLength: 4 }), fc.integer({ min: 1, max: 4 }), (input, cuts, k) => {
+      const whole = planPlacement(input);
+      const p = paged(input, cuts, k);
+      const isPrefix = <T>(a: T[], b: T[]) => assert.deepEqual(a, b.slice(0, a.length));
+      isPrefix(p.push, whole.push);
+      isPrefix(p.release, whole.release);
+      isPrefix(p.atRisk, whole.atRisk);
+      assert.equal(p.atRiskCount, whole.atRisk.length);
+      const acted = new Set([...p.push, ...p.release].map((x) => x.hash));
+      assert.ok(acted.size <= k);
+      // Nothing that fits is left out: only objects whose copies differ from the factor take room.
+      const m = model(input);
+      const candidates = input.objects.filter((o) => m.counted(o.hash).length !== factorOf(input)).length;
+      if (candidates <= k) {
+        assert.deepEqual(p.push, whole.push);
+        assert.deepEqual(p.release, whole.release);
+      }
+    }), { numRuns: 500 });
+  });
 });
+

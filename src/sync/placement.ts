@@ -166,13 +166,16 @@ function objectState(obj: PlacedObject, view: CopyView, peers: ReadonlyMap<strin
   return { obj, counted, recorded, copies: counted.length };
 }
 
-function validate(input: PlacementInput, factor: number): void {
+function validateContext(c: PlanContext, factor: number): void {
   if (!Number.isSafeInteger(factor) || factor < 1) throw badInput('replication factor must be a positive integer');
-  if (!Number.isFinite(input.now)) throw badInput('now must be a finite time');
-  if (!Number.isFinite(input.offlineGraceMs) || input.offlineGraceMs < 0) {
+  if (!Number.isFinite(c.now)) throw badInput('now must be a finite time');
+  if (!Number.isFinite(c.offlineGraceMs) || c.offlineGraceMs < 0) {
     throw badInput('offline grace must be a non-negative duration');
   }
-  for (const o of input.objects) {
+}
+
+function validateObjects(objects: readonly PlacedObject[]): void {
+  for (const o of objects) {
     if (!Number.isSafeInteger(o.size) || o.size < 0) throw badInput(`bad object size: ${o.hash}`);
   }
 }
@@ -227,21 +230,86 @@ function chooseReleases(s: ObjectState, factor: number): PlacementAction[] {
   return out;
 }
 
+/** What a plan needs besides the objects and their holders. */
+export type PlanContext = Omit<PlacementInput, 'objects' | 'holders'>;
+
+/** A plan built page by page: `atRisk` lists at most the objects acted on, `atRiskCount` counts them all. */
+export interface PagedPlan extends Plan {
+  atRiskCount: number;
+  /** Objects whose healthy copies differ from the factor (all of them, kept or not). */
+  candidates: number;
+}
+
+/**
+ * The placement plan over objects given a page at a time, so a catalog of a million objects
+ * never has to be in memory at once. Only an object whose healthy copies differ from the
+ * factor needs a push or a release (or is at risk); the builder keeps those, at most
+ * `maxObjects` of them, most at risk first (fewest copies, then hash). With every such object
+ * kept, the plan is the one `planPlacement` makes of all the pages together; with fewer, it
+ * is that plan's first `maxObjects` objects (its push and release lists are prefixes of it),
+ * and the rest wait for the next round. Each hash must come in one page only, with all its
+ * holders.
+ */
+export class PlanBuilder {
+  private readonly factor: number;
+  private readonly peers: Map<string, PeerInfo>;
+  private readonly kept: ObjectState[] = [];
+  private atRiskCount = 0;
+  private candidates = 0;
+
+  constructor(private readonly ctx: PlanContext, private readonly maxObjects = Infinity) {
+    this.factor = ctx.factor ?? DEFAULT_REPLICATION_FACTOR;
+    validateContext(ctx, this.factor);
+    if (!(maxObjects >= 1)) throw badInput('a plan needs room for at least one object');
+    this.peers = indexPeers(ctx.peers);
+  }
+
+  add(objects: readonly PlacedObject[], holders: Readonly<Record<string, readonly Holder[]>>): void {
+    validateObjects(objects);
+    const view: CopyView = { now: this.ctx.now, offlineGraceMs: this.ctx.offlineGraceMs, holders, peers: this.ctx.peers };
+    for (const o of objects) {
+      const s = objectState(o, view, this.peers);
+      if (s.copies < this.factor) this.atRiskCount++;
+      if (s.copies !== this.factor) {
+        this.candidates++;
+        this.kept.push(s);
+      }
+    }
+    // Sorting once the list holds twice the room keeps memory bounded at O(maxObjects log n) work.
+    if (this.kept.length > 2 * this.maxObjects) this.trim();
+  }
+
+  finish(): PagedPlan {
+    this.trim();
+    const ranked = [...this.peers.values()].sort(compareRank);
+    const reserved = new Map<string, number>();
+    const plan: PagedPlan = { push: [], release: [], atRisk: [], atRiskCount: this.atRiskCount, candidates: this.candidates };
+    for (const s of this.kept) {
+      if (s.copies < this.factor) plan.atRisk.push({ hash: s.obj.hash, copies: s.copies, desired: this.factor });
+      if (s.counted.length < this.factor) plan.push.push(...choosePushes(s, this.factor, ranked, reserved));
+      else if (s.counted.length > this.factor) plan.release.push(...chooseReleases(s, this.factor));
+    }
+    return plan;
+  }
+
+  private trim(): void {
+    this.kept.sort(byRisk);
+    if (this.kept.length > this.maxObjects) this.kept.length = this.maxObjects;
+  }
+}
+
 /** The placement plan for one sync round (seed "Replication Strategy" rules 1-5). */
 export function planPlacement(input: PlacementInput): Plan {
-  const factor = input.factor ?? DEFAULT_REPLICATION_FACTOR;
-  validate(input, factor);
-  const peers = indexPeers(input.peers);
-  const ranked = [...peers.values()].sort(compareRank);
-  const states = uniqueObjects(input.objects).map((o) => objectState(o, input, peers)).sort(byRisk);
-  const reserved = new Map<string, number>();
-  const plan: Plan = { push: [], release: [], atRisk: [] };
-  for (const s of states) {
-    if (s.copies < factor) plan.atRisk.push({ hash: s.obj.hash, copies: s.copies, desired: factor });
-    if (s.counted.length < factor) plan.push.push(...choosePushes(s, factor, ranked, reserved));
-    else if (s.counted.length > factor) plan.release.push(...chooseReleases(s, factor));
-  }
-  return plan;
+  const builder = new PlanBuilder(input);
+  validateObjects(input.objects);
+  builder.add(uniqueObjects(input.objects), input.holders);
+  const { push, release, atRisk } = builder.finish();
+  return { push, release, atRisk };
+}
+
+/** Rule 5: the peers whose copies count at `now` (online, or offline within the grace period). */
+export function livePeers(peers: readonly PeerInfo[], now: number, offlineGraceMs: number): string[] {
+  return peers.filter((p) => isLive(p, now, offlineGraceMs)).map((p) => p.id).sort();
 }
 
 /**

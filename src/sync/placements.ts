@@ -1,5 +1,4 @@
 import type { DB } from '../store/db.js';
-import type { Holder } from './placement.js';
 
 // The placements table: which peers hold copies of this cell's own objects. A record is
 // written only from a holder's signed answer (a PUT it acknowledged, or its inventory),
@@ -47,23 +46,6 @@ export function dropPlacement(db: DB, hash: string, peerId: string): void {
   db.prepare('DELETE FROM placements WHERE hash = ? AND peer_id = ?').run(hash, peerId);
 }
 
-/**
- * The placement records of this cell's present own objects as the placement policy sees them,
- * by object hash. A pinned copy is a confirmed copy to the policy; `pinned` lists them
- * (`hash/peer`) so their release is never asked for again.
- */
-export function policyHolders(db: DB, owner: string): { holders: Record<string, Holder[]>; pinned: Set<string> } {
-  const rows = db.prepare(`SELECT p.hash, p.peer_id, p.state FROM placements p
-    JOIN objects o ON o.hash = p.hash WHERE o.owner = ? AND o.present = 1 ORDER BY p.hash, p.peer_id`).all(owner) as PlacementRow[];
-  const holders: Record<string, Holder[]> = {};
-  const pinned = new Set<string>();
-  for (const r of rows) {
-    if (r.state === 'pinned') pinned.add(`${r.hash}/${r.peer_id}`);
-    (holders[r.hash] ??= []).push({ peer: r.peer_id, state: r.state === 'pinned' ? 'confirmed' : r.state });
-  }
-  return { holders, pinned };
-}
-
 export function holdersOf(db: DB, hash: string): { peer: string; state: PlacementState }[] {
   return (db.prepare('SELECT peer_id, state FROM placements WHERE hash = ? ORDER BY peer_id').all(hash) as PlacementRow[])
     .map((r) => ({ peer: r.peer_id, state: r.state }));
@@ -88,8 +70,27 @@ export function resetAllInventorySeqs(db: DB): void {
   db.prepare('UPDATE peer_sync SET inventory_seq = 0').run();
 }
 
-/** Our present objects a peer is recorded as holding (confirmed or pinned): what a challenge may ask for. */
-export function heldBy(db: DB, peerId: string, owner: string): string[] {
-  return (db.prepare(`SELECT p.hash FROM placements p JOIN objects o ON o.hash = p.hash
-    WHERE p.peer_id = ? AND p.state IN ('confirmed', 'pinned') AND o.owner = ? AND o.present = 1`).all(peerId, owner) as { hash: string }[]).map((r) => r.hash);
+/**
+ * Up to `n` distinct objects of ours that a peer is recorded as holding (confirmed or pinned,
+ * present here): what a storage challenge asks for. All of them when there are no more than
+ * `n`; otherwise picked by random positions among that peer's placement records, each found
+ * with one index seek, so the cost does not grow with the catalog. The position order is this
+ * cell's own insertion order, which the holder does not know: it cannot tell which of its
+ * objects will be asked for.
+ */
+export function sampleHeldBy(db: DB, peerId: string, owner: string, n: number, random: () => number): string[] {
+  if (n <= 0) return [];
+  const held = `FROM placements p JOIN objects o ON o.hash = p.hash
+    WHERE p.peer_id = @peer AND p.state IN ('confirmed', 'pinned') AND o.owner = @owner AND o.present = 1`;
+  const first = (db.prepare(`SELECT p.hash ${held} ORDER BY p.rowid LIMIT @n`).pluck().all({ peer: peerId, owner, n: n + 1 }) as string[]);
+  if (first.length <= n) return first;
+  const bounds = db.prepare('SELECT MIN(rowid) AS lo, MAX(rowid) AS hi FROM placements WHERE peer_id = ?').get(peerId) as { lo: number; hi: number };
+  const at = db.prepare(`SELECT p.hash ${held} AND p.rowid >= @from ORDER BY p.rowid LIMIT 1`).pluck();
+  const out = new Set<string>();
+  for (let tries = 0; out.size < n && tries < 4 * n; tries++) {
+    const from = bounds.lo + Math.floor(random() * (bounds.hi - bounds.lo + 1));
+    const hash = (at.get({ peer: peerId, owner, from }) ?? first[0]) as string; // past the last one: wrap around
+    out.add(hash);
+  }
+  return [...out];
 }

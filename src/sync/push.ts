@@ -1,5 +1,5 @@
 import type { ObjectStore } from '../store/objects.js';
-import { ownedKinds, placeableObjects } from '../store/catalog.js';
+import { getObject } from '../store/catalog.js';
 import { ERROR_CODES, GroveError, type ErrorCode } from '../errors.js';
 import type { BatchResult } from '../formats/batch.js';
 import { confirmPlacements, holdersOf } from './placements.js';
@@ -32,18 +32,24 @@ export interface PushContext {
   /** Peers whose copies no longer count (offline past the grace period): a new copy heals. */
   stale: ReadonlySet<string>;
   fail: (step: string, peer: string | undefined, e: unknown) => void;
+  /** Told of every confirmed placement (the round counts what is no longer at risk). */
+  onPlaced?: (hashes: readonly string[], peer: string) => void;
   signal?: AbortSignal;
 }
 
 /** Carries out the plan's pushes. Returns how many objects were healed (a stale holder replaced). */
 export async function pushPlanned(c: PushContext, pushes: readonly { hash: string; peer: string }[]): Promise<number> {
   const { env, summary: s, refusing } = c;
-  const kinds = ownedKinds(env.db, env.selfId);
-  const sizes = new Map(placeableObjects(env.db, env.selfId).map((o) => [o.hash, o.size]));
+  // Looked up per push (the plan bounds how many), never the whole catalog.
+  const infoOf = (hash: string) => {
+    const o = getObject(env.db, hash);
+    return { kind: o?.kind ?? 'chunk', size: o?.size ?? 0 };
+  };
   const healed = new Set<string>();
   const placed = (hashes: readonly string[], peer: string) => {
     env.db.transaction(() => confirmPlacements(env.db, hashes, peer, env.clock(), true))();
     s.pushed += hashes.length;
+    c.onPlaced?.(hashes, peer);
     if (!c.stale.size) return;
     for (const hash of hashes) if (holdersOf(env.db, hash).some((h) => c.stale.has(h.peer))) healed.add(hash);
   };
@@ -59,7 +65,7 @@ export async function pushPlanned(c: PushContext, pushes: readonly { hash: strin
   };
   const alone = (u: Extract<PushUnit, { type: 'batch' }>): PushUnit[] => u.items.map((item) => ({ type: 'single', peer: u.peer, item }));
 
-  const units = groupPushes(pushes.map((p) => ({ ...p, kind: kinds.get(p.hash) ?? 'chunk', size: sizes.get(p.hash) ?? 0 })), batching);
+  const units = groupPushes(pushes.map((p) => ({ ...p, ...infoOf(p.hash) })), batching);
   await mapLimit(units, env.concurrency ?? PUSH_CONCURRENCY, async (u) => {
     const route = c.routes.get(u.peer);
     if (!route || refusing.has(u.peer)) return;

@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
-import type { DB } from '../store/db.js';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, ownedCount, placeableObjects } from '../store/catalog.js';
-import { isOwnObject, manifestHashes, missingOwnObjects } from '../ingest/files.js';
+import { recordObject, objectTotals } from '../store/catalog.js';
+import { isOwnObject, isOwnManifest, lastVersionId, missingOwnObjects } from '../ingest/files.js';
+import { getMeta, setMeta, type DB } from '../store/db.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
-import { planPlacement, type PeerInfo } from './placement.js';
+import type { PeerInfo } from './placement.js';
+import { planFromCatalog, saveAtRisk, type CatalogPlan } from './plan.js';
 import {
-  confirmPlacement, dropPlacement, policyHolders, holdersOf, heldBy, getInventorySeq, setInventorySeq, markReleasing, markPinned,
+  confirmPlacement, dropPlacement, holdersOf, sampleHeldBy, getInventorySeq, setInventorySeq, markReleasing, markPinned,
 } from './placements.js';
 import { isLostCopy } from './lost.js';
-import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
+import { CHALLENGE_SAMPLE, challengeHolder } from './challenge.js';
 import { pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 import { pushPlanned } from './push.js';
 
@@ -20,6 +21,7 @@ import { pushPlanned } from './push.js';
 // pull what we need, push what it should hold, extras (manifests, grants, chat), 5 update
 // check, 6 heal at-risk objects. Policy is planPlacement (pure); this file only does the I/O
 // (the pushes of step 4c are in push.ts).
+
 
 export interface SyncPeerState {
   id: string;
@@ -62,12 +64,12 @@ export interface SyncEnv {
   updateCheck?: (signal?: AbortSignal) => Promise<void>;
   /** After pushes: refresh and spread the recovery index. */
   afterPush?: (reachable: Route[], summary: RoundSummary, signal?: AbortSignal) => Promise<void>;
+  /** A local object found corrupt (a holder refused its bytes): repair it. */
   /**
    * Holders found without the batch endpoint, and when (kept across rounds by the caller;
    * without it, each round finds out again with one request).
    */
   noBatch?: Map<string, number>;
-  /** A local object found corrupt (a holder refused its bytes): repair it. */
   onCorrupt?: (hash: string) => void;
   concurrency?: number;
   inventoryPageSize?: number;
@@ -148,7 +150,7 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
   if (sampleSize > 0) {
     for (const r of reachable) {
       try {
-        const picked = sample(heldBy(env.db, r.peerId, env.selfId), sampleSize, env.random ?? Math.random);
+        const picked = sampleHeldBy(env.db, r.peerId, env.selfId, sampleSize, env.random ?? Math.random);
         const out = await challengeHolder(env, r, picked, signal);
         s.challenged += out.checked;
         s.challenges_failed += out.failed.length;
@@ -164,10 +166,18 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
 
   // 4c. Push what peers should hold (speed-ranked placement), release extra copies.
   const refusing = new Set<string>();
-  const plan = planFor(env, peers, reachable, online, refusing);
+  const { plan, seq } = await planFor(env, peers, reachable, online, refusing);
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
   const stale = staleHolders(env, peers, online);
-  s.healed = await pushPlanned({ env, summary: s, routes: byPeer, refusing, stale, fail, ...(signal ? { signal } : {}) }, plan.push);
+  // Copies each object at risk still lacks: what the pushes below must confirm.
+  const lacking = new Map(plan.atRisk.map((r) => [r.hash, r.desired - r.copies]));
+  const onPlaced = (hashes: readonly string[]) => {
+    for (const hash of hashes) {
+      const still = lacking.get(hash);
+      if (still !== undefined) lacking.set(hash, still - 1);
+    }
+  };
+  s.healed = await pushPlanned({ env, summary: s, routes: byPeer, refusing, stale, fail, onPlaced, ...(signal ? { signal } : {}) }, plan.push);
   const releases = groupByPeer(plan.release);
   for (const [peer, hashes] of releases) {
     const route = byPeer.get(peer);
@@ -214,8 +224,10 @@ export async function runRound(env: SyncEnv, signal?: AbortSignal): Promise<Roun
     }
   }
 
-  // 6. At-risk objects after this round (healing itself happened in the placement step).
-  s.at_risk = planFor(env, peers, reachable, online, refusing).atRisk.length;
+  // 6. At-risk objects after this round (healing itself happened in the placement step): those
+  // the plan found, less those its pushes brought up to the factor. Saved for `grove status`.
+  s.at_risk = plan.atRiskCount - [...lacking.values()].filter((n) => n <= 0).length;
+  saveAtRisk(env.db, s.at_risk, seq, env.clock());
   s.finished_at = env.clock();
   return s;
 }
@@ -226,7 +238,8 @@ async function readInventory(env: SyncEnv, r: Route, s: RoundSummary, signal?: A
   // A holder can list at most what we own (each object appears, and may change, a few times a
   // round): more pages than that is a holder stuffing us with junk. The rest waits for the
   // next round, so the work per peer per round stays bounded.
-  const maxPages = Math.ceil((2 * ownedCount(env.db, env.selfId) + 2 * limit) / limit);
+  // (What this cell holds bounds what it owns, and is read without counting the catalog.)
+  const maxPages = Math.ceil((2 * objectTotals(env.db).objects + 2 * limit) / limit);
   for (let pages = 0; pages < maxPages; pages++) {
     const res = await env.client.call<InventoryResponse>(r.url, r.peerId, 'GET', `/api/inventory?since=${since}&limit=${limit}`, { signal });
     s.bytes_received += res.bytesReceived;
@@ -258,17 +271,23 @@ interface InventoryResponse {
 }
 
 async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, signal?: AbortSignal): Promise<void> {
+  // Something can go missing only when an object is removed here or a version is added: with
+  // neither since a search that found nothing, the catalog is not searched again.
+  const mark = `${getMeta(env.db, 'object_seq') ?? 0}/${lastVersionId(env.db)}`;
+  if (getMeta(env.db, 'missing_none_at') === mark) return;
   const missing = missingOwnObjects(env.db);
-  if (!missing.length) return;
+  if (!missing.length) {
+    setMeta(env.db, 'missing_none_at', mark);
+    return;
+  }
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
-  const manifests = manifestHashes(env.db);
   await mapLimit(missing, env.concurrency ?? 4, async (hash) => {
     for (const { peer } of holdersOf(env.db, hash)) {
       const route = byPeer.get(peer);
       if (!route) continue;
       try {
         const size = await pullObject(env.client, route, env.objects, hash, signal);
-        recordObject(env.db, { hash, size, kind: manifests.has(hash) ? 'manifest' : 'chunk', owner: env.selfId }, env.clock());
+        recordObject(env.db, { hash, size, kind: isOwnManifest(env.db, hash) ? 'manifest' : 'chunk', owner: env.selfId }, env.clock());
         s.bytes_received += size;
         s.pulled++;
         return;
@@ -300,7 +319,7 @@ function staleHolders(env: SyncEnv, peers: SyncPeerState[], online: Set<string>)
   return out;
 }
 
-function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { score?: number })[], online: Set<string>, refusing: Set<string>) {
+function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { score?: number })[], online: Set<string>, refusing: Set<string>): Promise<CatalogPlan> {
   const score = new Map(reachable.map((r) => [r.peerId, r.score]));
   const infos: PeerInfo[] = peers.map((p) => {
     const seen = online.has(p.id) ? env.clock() : env.lastSeen(p.id);
@@ -314,13 +333,9 @@ function planFor(env: SyncEnv, peers: SyncPeerState[], reachable: (Route & { sco
       ...(refusing.has(p.id) ? { refusing: true } : {}),
     };
   });
-  const objects = placeableObjects(env.db, env.selfId);
-  const { holders, pinned } = policyHolders(env.db, env.selfId);
-  const plan = planPlacement({ factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, objects, holders, peers: infos });
-  // A pinned copy counts but is never asked for again (the object then stays above the factor
-  // while the holder needs it for a grant).
-  plan.release = plan.release.filter((r) => !pinned.has(`${r.hash}/${r.peer}`));
-  return plan;
+  return planFromCatalog(env.db, env.selfId, { factor: env.factor, now: env.clock(), offlineGraceMs: env.offlineGraceMs, peers: infos }, {
+    pause: () => new Promise<void>((resolve) => setImmediate(resolve)),
+  });
 }
 
 function groupByPeer(actions: { hash: string; peer: string }[]): Map<string, string[]> {

@@ -70,15 +70,20 @@ export function markGone(db: DB, path: string, now: number): boolean {
   return db.prepare('UPDATE watch_index SET gone_at = ? WHERE path = ? AND gone_at IS NULL').run(now, path).changes === 1;
 }
 
-/** The time each given path was found gone at its source (for `grove ls`). */
-export function goneAtSource(db: DB): Map<string, number> {
-  const rows = db.prepare('SELECT path, gone_at FROM watch_index WHERE gone_at IS NOT NULL').all() as { path: string; gone_at: number }[];
-  return new Map(rows.map((r) => [r.path, r.gone_at]));
+/** When a watched file vanished from its folder, if it did: one lookup per path, for listings. */
+export function goneAt(db: DB): (path: string) => number | null {
+  const stmt = db.prepare('SELECT gone_at FROM watch_index WHERE path = ?').pluck();
+  return (path) => (stmt.get(path) as number | null | undefined) ?? null;
 }
 
+/**
+ * Files of a watched folder and how many are gone at source (`grove status`): counted on the
+ * index of roots (no row is read) and on the small index of gone files (migration 46).
+ */
 export function folderCounts(db: DB, root: string): { files: number; gone: number } {
-  const r = db.prepare('SELECT COUNT(*) AS files, COALESCE(SUM(gone_at IS NOT NULL), 0) AS gone FROM watch_index WHERE root = ?').get(root) as { files: number; gone: number };
-  return r;
+  const files = db.prepare('SELECT COUNT(*) FROM watch_index WHERE root = ?').pluck().get(root) as number;
+  const gone = db.prepare('SELECT COUNT(*) FROM watch_index WHERE root = ? AND gone_at IS NOT NULL').pluck().get(root) as number;
+  return { files, gone };
 }
 
 /** Whether a file's stat matches what the index recorded at its last ingest. */

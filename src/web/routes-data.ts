@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { filesPage } from '../ingest/files-page.js';
 import { pathCount, versionsOf } from '../ingest/files.js';
 import { PeerRegistry } from '../peers/registry.js';
-import { copyView, fileCopies, type CopyContext } from '../sync/copies.js';
+import { fileCopies, type CopyContext } from '../sync/copies.js';
 import { activeRecipients } from '../share/sent.js';
 import { feedItems } from '../share/received.js';
 import { conversation, conversationStats, lastReceivedSeq } from '../chat/messages.js';
@@ -77,14 +77,13 @@ export function registerDataRoutes(app: FastifyInstance, ctx: DashboardContext):
     const offset = int(q.offset, 0, 0, Number.MAX_SAFE_INTEGER);
     const limit = int(q.limit, 100, 1, PAGE_MAX);
     const { total, rows: page } = filesPage(db, { filter, offset, limit });
-    const cc = copyContext();
-    const view = copyView(cc);
+    const copies = fileCopies(copyContext());
     const shared = activeRecipients(db, page.map((r) => r.path));
     return {
       total,
       offset,
       limit,
-      files: page.map((r) => ({ ...r, ...fileCopies(cc, view, r.manifest_hash), shared_with: shared.get(r.path) ?? [] })),
+      files: page.map((r) => ({ ...r, ...copies(r.manifest_hash), shared_with: shared.get(r.path) ?? [] })),
     };
   });
 

@@ -12,7 +12,7 @@ import { chunksOf, latestVersion } from '../../src/ingest/files.js';
 import { signDeleteRequest } from '../../src/delete/request.js';
 import { trashPath } from '../../src/delete/trash.js';
 import { getObject } from '../../src/store/catalog.js';
-import { openIndex } from '../../src/formats/file-index.js';
+import { openIndex, openIndexPage } from '../../src/formats/file-index.js';
 
 // Signed deletes over three real cells (docs/delete.md): alpha owns the files, beta and
 // gamma hold copies (replication factor 2).
@@ -68,7 +68,11 @@ test('signed deletes: holders trash, shared chunks survive, forgeries and replay
   await a!.cell.sync.service.runNow();
   const ptr = b!.cell.home.db.prepare('SELECT hash FROM index_pointers WHERE owner = ?').get(a!.id) as { hash: string };
   const idx = openIndex(a!.cell.home.keys.master, a!.id, await b!.cell.home.objects.get(ptr.hash));
-  assert.deepEqual((idx.files as { path: string }[]).map((f) => f.path).sort(), [y.path, z.path].sort());
+  const files: { path: string }[] = [];
+  for (const page of (idx.files as { pages: string[] }).pages) {
+    files.push(...(openIndexPage(a!.cell.home.keys.master, a!.id, 'files', await b!.cell.home.objects.get(page)) as { path: string }[]));
+  }
+  assert.deepEqual(files.map((f) => f.path).sort(), [y.path, z.path].sort());
   const trash = await groveJson<{ files: { path: string; expires_at: number; deleted_at: number }[] }>(a!.root, 'trash');
   assert.deepEqual(trash.files.map((f) => f.path), [x.path]);
   assert.equal(trash.files[0]!.expires_at - trash.files[0]!.deleted_at, GRACE_S * 1000);

@@ -7,6 +7,7 @@ import { walkInputs } from '../../ingest/walk.js';
 import { ingestBuffers, type AddResult } from '../../ingest/add.js';
 import { addMany } from '../../ingest/group.js';
 import { SealPool } from '../../ingest/pool.js';
+import { markAddRunning, sweepAfterInterruptedAdds } from '../../ingest/interrupted.js';
 import type { Home } from '../../home/home.js';
 import { GroveError, describeError } from '../../errors.js';
 
@@ -19,7 +20,7 @@ export function registerAdd(program: Command): void {
       const json = wantsJson(cmd);
       await withHome(cmd, async (home) => {
         checkWritable(home);
-        await home.objects.sweepTemp();
+        await sweepAfterInterruptedAdds(home.db, home.objects, { self: process.pid });
         const walked = await walkInputs(paths);
         const errors = [...walked.issues];
         for (const i of walked.issues) warn(i.path, i.error);
@@ -32,6 +33,7 @@ export function registerAdd(program: Command): void {
         const late: { path: string; error: string }[] = [];
         // Results come as batches commit; they are shown in the order the files were listed.
         const order = new Map(walked.files.map((f, i) => [f.path, i]));
+        const done = markAddRunning(home.db, process.pid, Date.now());
         try {
           // Each pass reports its bytes; half of each is one byte of the file done.
           await addMany({ home, pool, buffers, signal: interrupt.signal, onProgress: (_p, n) => bar.add(n / 2) }, walked.files, {
@@ -47,6 +49,7 @@ export function registerAdd(program: Command): void {
           bar.stop();
           interrupt.dispose();
           await pool.close();
+          done();
         }
         for (const l of late) warn(l.path, l.error);
         errors.push(...late);

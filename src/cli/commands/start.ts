@@ -34,7 +34,7 @@ export function registerStart(program: Command): void {
       let cell;
       try {
         const dashboard = { port: parsePort(opts.dashboardPort) ?? config.dashboard.port, host: opts.dashboardHost ?? config.dashboard.host };
-        cell = await createCell({ home: root, port, host: opts.host, logger: log, dashboard, ...(opts.setAsideObjects ? { setAsideObjects: true } : {}) });
+        cell = await createCell({ home: root, port, host: opts.host, logger: log, dashboard, checkDb: true, ...(opts.setAsideObjects ? { setAsideObjects: true } : {}) });
         await cell.start();
       } catch (e) {
         await cell?.stop();
