@@ -13,6 +13,8 @@ export interface RelayLimits {
   streamIdleMs: number;
   /** Bytes queued towards one side of a stream before its source is paused. */
   queueBytes: number;
+  /** Bytes queued in the whole relay before every source is paused (memory stays flat). */
+  totalQueueBytes: number;
   /** Per-cell forwarding rate (bytes/s, burst = one second's worth). */
   cellBytesPerSec: number;
   /** Whole-relay forwarding rate (bytes/s). */
@@ -31,7 +33,10 @@ export const DEFAULT_LIMITS: RelayLimits = {
   acceptMs: 10_000,
   pingMs: 30_000,
   streamIdleMs: 5 * 60_000,
-  queueBytes: 1024 * 1024,
+  // The kernel's socket buffers carry the bytes in flight; the relay's own queue only
+  // absorbs a burst while a reader is behind, and what it holds is memory.
+  queueBytes: 128 * 1024,
+  totalQueueBytes: 8 * 1024 * 1024,
   cellBytesPerSec: 64 * 1024 * 1024,
   totalBytesPerSec: 256 * 1024 * 1024,
   perIp: 64,

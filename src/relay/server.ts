@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import type { Logger } from 'pino';
+import type { RelayLog } from './log.js';
 import { DEFAULT_LIMITS, TokenBucket, Counter, connectionCap, parseFdLimit, type RelayLimits } from './limits.js';
 import { CLOSE, PATHS, parseHello, verifyHello, MAX_CONTROL_MESSAGE, type CloseName, type RelayMessage } from './protocol.js';
 
@@ -26,7 +26,8 @@ export interface RelayServerOptions {
    */
   publicUrls?: readonly string[];
   clock?: () => number;
-  log?: Logger;
+  /** A pino logger fits; `grove relay` uses lineLogger (log.ts). */
+  log?: RelayLog;
   /** Open-file limit (default: read from /proc/self/limits). */
   fdLimit?: number;
 }
@@ -70,6 +71,8 @@ export class RelayServer {
   private readonly total: TokenBucket;
   private readonly cap: number;
   private readonly closers = new Set<() => void>();
+  /** Paused sources waiting for the relay's total queue to drain. */
+  private readonly starved = new Set<() => void>();
   private upgrading = 0;
   private streams = 0;
   private queuedTotal = 0;
@@ -233,17 +236,24 @@ export class RelayServer {
     this.join(p.caller, conn, () => { this.streamsPerCell.remove(p.from); this.streamsPerCell.remove(p.to); });
   }
 
-  /** Pipes two WebSockets both ways with a bounded queue and rate limits in each direction. */
+  /**
+   * Pipes two WebSockets both ways with a bounded queue and rate limits in each direction. A
+   * source is paused while its own queue is over `queueBytes`, while the relay as a whole
+   * holds more than `totalQueueBytes`, or while it owes tokens; it resumes once its queue is
+   * down to half, the relay's total too, and the debt is paid.
+   */
   private join(a: Conn, b: Conn, release: () => void): void {
     this.streams++;
     let last = this.clock();
     let ended = false;
+    const resumers: (() => void)[] = [];
     const end = (code = 1000) => {
       if (ended) return;
       ended = true;
       this.streams--;
       release();
       this.closers.delete(idle);
+      for (const r of resumers) this.starved.delete(r);
       for (const c of [a, b]) if (c.ws.readyState === c.ws.OPEN) c.ws.close(code);
     };
     const idle = () => { if (this.clock() - last > this.limits.streamIdleMs) end(); };
@@ -255,7 +265,13 @@ export class RelayServer {
       const bucket = this.bucketOf(src.cell!);
       let timer: NodeJS.Timeout | undefined;
       const maybeResume = () => {
-        if (!paused || queued > this.limits.queueBytes / 2) return;
+        // Its own queue: each send callback below calls again as it drains.
+        if (!paused || ended || queued > this.limits.queueBytes / 2) return;
+        // The relay's: whichever stream brings the total down wakes it (drained()).
+        if (this.queuedTotal > this.limits.totalQueueBytes / 2) {
+          this.starved.add(maybeResume);
+          return;
+        }
         const wait = pausedUntil - this.clock();
         if (wait > 0) {
           // Still in debt (a timer may fire a little early against the clock): wait the rest.
@@ -265,6 +281,7 @@ export class RelayServer {
         paused = false;
         src.ws.resume();
       };
+      resumers.push(maybeResume);
       src.ws.on('message', (data: RawData, isBinary: boolean) => {
         const buf = toBuffer(data);
         if (!isBinary || buf.length > this.limits.maxFrame) return end(CLOSE.BAD_MESSAGE);
@@ -272,15 +289,17 @@ export class RelayServer {
         if (dst.ws.readyState !== dst.ws.OPEN) return;
         queued += buf.length;
         this.queuedTotal += buf.length;
+        // The frame is handed on as it came (no copy); its memory is free once written.
         dst.ws.send(buf, { binary: true }, () => {
           queued -= buf.length;
           this.queuedTotal -= buf.length;
           maybeResume();
+          this.drained();
         });
         const now = this.clock();
         const wait = Math.max(bucket.take(buf.length, now), this.total.take(buf.length, now));
         if (wait > 0) pausedUntil = now + wait;
-        if (wait > 0 || queued > this.limits.queueBytes) {
+        if (wait > 0 || queued > this.limits.queueBytes || this.queuedTotal > this.limits.totalQueueBytes) {
           paused = true;
           src.ws.pause();
           maybeResume();
@@ -292,6 +311,14 @@ export class RelayServer {
     pipe(b, a);
     send(a.ws, { t: 'ok' });
     send(b.ws, { t: 'ok' });
+  }
+
+  /** Wakes the sources paused for the relay's total once it is down to half. */
+  private drained(): void {
+    if (!this.starved.size || this.queuedTotal > this.limits.totalQueueBytes / 2) return;
+    const waiting = [...this.starved];
+    this.starved.clear();
+    for (const resume of waiting) resume();
   }
 
   private bucketOf(cell: string): TokenBucket {
