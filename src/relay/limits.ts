@@ -35,8 +35,8 @@ export const DEFAULT_LIMITS: RelayLimits = {
   streamIdleMs: 5 * 60_000,
   // The kernel's socket buffers carry the bytes in flight; the relay's own queue only
   // absorbs a burst while a reader is behind, and what it holds is memory.
-  queueBytes: 128 * 1024,
-  totalQueueBytes: 8 * 1024 * 1024,
+  queueBytes: 64 * 1024,
+  totalQueueBytes: 4 * 1024 * 1024,
   cellBytesPerSec: 64 * 1024 * 1024,
   totalBytesPerSec: 256 * 1024 * 1024,
   perIp: 64,
@@ -104,5 +104,39 @@ export class Counter {
 
   get(key: string): number {
     return this.counts.get(key) ?? 0;
+  }
+}
+
+export type Collection = 'minor' | 'major';
+
+/**
+ * When to collect garbage while forwarding. Every forwarded frame was a fresh buffer (a
+ * socket read, a frame joined from two reads) that is garbage once written, but V8 only
+ * collects when its young generation fills with JavaScript objects or external memory grows
+ * 64 MB past the last full collection: a busy relay would otherwise sit on tens of megabytes
+ * of dead frames. A young-generation collection after every `minorBytes` frees them (it
+ * costs well under a millisecond); a full one after every `majorBytes` frees those that
+ * lived long enough to be promoted (frames that waited in a queue).
+ */
+export class GcPacer {
+  private sinceMinor = 0;
+  private sinceMajor = 0;
+
+  constructor(private readonly minorBytes: number, private readonly majorBytes: number) {}
+
+  /** Counts `n` forwarded bytes; says which collection is due, if any. */
+  add(n: number): Collection | undefined {
+    this.sinceMinor += n;
+    this.sinceMajor += n;
+    if (this.sinceMajor >= this.majorBytes) {
+      this.sinceMajor = 0;
+      this.sinceMinor = 0;
+      return 'major';
+    }
+    if (this.sinceMinor >= this.minorBytes) {
+      this.sinceMinor = 0;
+      return 'minor';
+    }
+    return undefined;
   }
 }

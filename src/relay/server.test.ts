@@ -230,6 +230,23 @@ test('streams whose readers stall hold at most the relay-wide bound together; al
   lb.ws.close();
 });
 
+test('a relay given a collector runs it as bytes are forwarded', async (t) => {
+  const kinds: string[] = [];
+  const { url } = await relay(t, { collect: (k) => kinds.push(k) });
+  const [a, b] = [newCell(), newCell()];
+  const lb = await listen(url, b);
+  await lb.next('ok');
+  const { caller, callee } = await stream(url, lb, a, b);
+  const total = 40 * 1024 * 1024;
+  const frame = Buffer.alloc(MAX_DATA_FRAME, 4);
+  for (let sent = 0; sent < total; sent += frame.length) caller.ws.send(frame);
+  await new Promise<void>((res) => { const i = setInterval(() => { if (callee.data.reduce((n, d) => n + d.length, 0) >= total) { clearInterval(i); res(); } }, 5); });
+  assert.equal(kinds.filter((k) => k === 'major').length, 1);
+  assert.equal(kinds.filter((k) => k === 'minor').length, 9);
+  caller.ws.close();
+  lb.ws.close();
+});
+
 test('per-cell rate limit: a cell cannot push faster than its token bucket', async (t) => {
   const rate = 1024 * 1024;
   const { url } = await relay(t, { limits: { cellBytesPerSec: rate } });

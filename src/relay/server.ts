@@ -5,12 +5,17 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { RelayLog } from './log.js';
-import { DEFAULT_LIMITS, TokenBucket, Counter, connectionCap, parseFdLimit, type RelayLimits } from './limits.js';
+import { DEFAULT_LIMITS, TokenBucket, Counter, GcPacer, connectionCap, parseFdLimit, type RelayLimits, type Collection } from './limits.js';
+import { socketOf } from './stream.js';
 import { CLOSE, PATHS, parseHello, verifyHello, MAX_CONTROL_MESSAGE, type CloseName, type RelayMessage } from './protocol.js';
 
 // `grove relay` (docs/protocol.md "Relay"): joins a caller's stream to a listening cell's and
 // pipes bytes. It reads nothing it forwards (the cells run TLS end to end inside the stream)
 // and trusts no one: every input is bounded in size, count, rate and time.
+
+/** Bytes forwarded between young-generation collections, and between full ones (GcPacer). */
+const GC_MINOR_BYTES = 4 * 1024 * 1024;
+const GC_MAJOR_BYTES = 32 * 1024 * 1024;
 
 export interface RelayServerOptions {
   host?: string;
@@ -30,6 +35,11 @@ export interface RelayServerOptions {
   log?: RelayLog;
   /** Open-file limit (default: read from /proc/self/limits). */
   fdLimit?: number;
+  /**
+   * Runs a garbage collection of the given kind (`grove relay` passes V8's, see collect.ts):
+   * called as GcPacer says while bytes are forwarded, so dead frames do not pile up.
+   */
+  collect?: (kind: Collection) => void;
 }
 
 interface Conn {
@@ -73,6 +83,7 @@ export class RelayServer {
   private readonly closers = new Set<() => void>();
   /** Paused sources waiting for the relay's total queue to drain. */
   private readonly starved = new Set<() => void>();
+  private readonly pacer = new GcPacer(GC_MINOR_BYTES, GC_MAJOR_BYTES);
   private upgrading = 0;
   private streams = 0;
   private queuedTotal = 0;
@@ -264,6 +275,13 @@ export class RelayServer {
       let paused = false;
       const bucket = this.bucketOf(src.cell!);
       let timer: NodeJS.Timeout | undefined;
+      // Frames that arrive together (one read) leave together: one system call, not one each.
+      const out = socketOf(dst.ws);
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        out?.uncork();
+      };
       const maybeResume = () => {
         // Its own queue: each send callback below calls again as it drains.
         if (!paused || ended || queued > this.limits.queueBytes / 2) return;
@@ -289,6 +307,11 @@ export class RelayServer {
         if (dst.ws.readyState !== dst.ws.OPEN) return;
         queued += buf.length;
         this.queuedTotal += buf.length;
+        if (out && !corked) {
+          corked = true;
+          out.cork();
+          process.nextTick(uncork);
+        }
         // The frame is handed on as it came (no copy); its memory is free once written.
         dst.ws.send(buf, { binary: true }, () => {
           queued -= buf.length;
@@ -296,6 +319,7 @@ export class RelayServer {
           maybeResume();
           this.drained();
         });
+        if (this.opts.collect) this.forwarded(buf.length);
         const now = this.clock();
         const wait = Math.max(bucket.take(buf.length, now), this.total.take(buf.length, now));
         if (wait > 0) pausedUntil = now + wait;
@@ -311,6 +335,15 @@ export class RelayServer {
     pipe(b, a);
     send(a.ws, { t: 'ok' });
     send(b.ws, { t: 'ok' });
+  }
+
+  /**
+   * Counts forwarded bytes and runs a due collection at once: one poll of the event loop can
+   * read megabytes from many sockets before a deferred one would run.
+   */
+  private forwarded(n: number): void {
+    const due = this.pacer.add(n);
+    if (due) this.opts.collect?.(due);
   }
 
   /** Wakes the sources paused for the relay's total once it is down to half. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { RelayServer } from '../../relay/server.js';
 import { lineLogger } from '../../relay/log.js';
+import { exposeCollector } from '../../relay/collect.js';
 import { isCellId } from '../../crypto/encoding.js';
 import { usage } from '../../errors.js';
 import { emit } from '../output.js';
@@ -28,7 +29,8 @@ export function registerRelay(program: Command): void {
       const token = opts.token ?? process.env.GROVE_RELAY_TOKEN;
       const publicUrls = opts.publicUrl?.split(',').map((s) => s.trim().replace(/\/$/, '').toLowerCase()).filter(Boolean);
       const log = lineLogger(process.env.GROVE_RELAY_LOG ?? 'info', (line) => process.stderr.write(line));
-      const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
+      const collect = exposeCollector();
+      const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(collect ? { collect } : {}), ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
       const url = await relay.start();
       emit(cmd, { url, pid: process.pid, max_connections: relay.connectionCap, private: !!(allow || token) }, `grove relay listening on ${url}`);
       await new Promise<void>((resolve) => {
