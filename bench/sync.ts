@@ -9,6 +9,8 @@
 //   --cpu-prof DIR writes each cell's CPU profile (one file per process) into DIR.
 //   --file-size S sets each file's size instead of --size / --files; --quick skips the
 //   transport and idle-round figures (the sync round and its plain-HTTP references only).
+//   --transport-only runs just the transport comparison (plain HTTP, TLS direct, TLS through
+//   a relay, relay RSS) on `--size` of fresh 4 MiB objects: quick enough while developing.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, createReadStream, createWriteStream, readdirSync, statSync, writeFileSync, openSync, closeSync, fdatasync } from 'node:fs';
@@ -182,6 +184,37 @@ async function idleRoundBytes(base: string, n: number): Promise<number> {
   }
 }
 
+function printTransport(tr: Awaited<ReturnType<typeof transportFigures>>): void {
+  const mbs = (f: { bytes: number; seconds: number }) => f.bytes / 1e6 / f.seconds;
+  console.log('transport (same objects, 4 uploads in flight, whole objects as cells send them, page cache only):');
+  console.log(`  plain HTTP                 ${mbs(tr.plain).toFixed(1)} MB/s`);
+  console.log(`  TLS 1.3 direct             ${mbs(tr.tls).toFixed(1)} MB/s (${(mbs(tr.tls) / mbs(tr.plain)).toFixed(2)}x plain, target ≥ 0.9)`);
+  console.log(`  TLS 1.3 through a relay    ${mbs(tr.relayed).toFixed(1)} MB/s (${(mbs(tr.relayed) / mbs(tr.tls)).toFixed(2)}x direct, target ≥ 0.6)`);
+  console.log(`  relay peak RSS: ${tr.relayRss1.toFixed(0)} MB after 1 stream, ${tr.relayRss50.toFixed(0)} MB after 50 concurrent streams (target ≤ 100)`);
+}
+
+async function transportOnly(size: number): Promise<void> {
+  const base = mkdtempSync(join(tmpdir(), 'grove-bench-transport-'));
+  try {
+    const files: string[] = [];
+    for (let i = 0; i * 4 * 2 ** 20 < size; i++) {
+      const f = join(base, `o${i}`);
+      writeFileSync(f, randomBytes(Math.min(4 * 2 ** 20, size - i * 4 * 2 ** 20)));
+      files.push(f);
+    }
+    spawnSync('sync');
+    const tr = await transportFigures(files, (name) => {
+      const dir = join(base, `tr-${name}`);
+      spawnSync('mkdir', ['-p', dir]);
+      return dir;
+    }, grove);
+    console.log(`data: ${files.length} objects, ${(size / 2 ** 20).toFixed(0)} MiB`);
+    printTransport(tr);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const mode = arg('mode', '');
   const preset = mode === 'small' ? { files: '1000', fileSize: '64K' } : mode === 'large' ? { files: '16', fileSize: '64M' } : undefined;
@@ -189,6 +222,7 @@ async function main(): Promise<void> {
   const files = Number(arg('files', preset?.files ?? '16'));
   const fileSize = arg('file-size', preset?.fileSize ?? '');
   const size = fileSize ? parseSize(fileSize) * files : parseSize(arg('size', '1G'));
+  if (process.argv.includes('--transport-only')) return transportOnly(size);
   const quick = process.argv.includes('--quick');
   const base = mkdtempSync(join(tmpdir(), 'grove-bench-sync-'));
   try {
@@ -276,16 +310,11 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`grove/plain (durable) ratio: ${(groveMBs / durableMBs).toFixed(2)} (target ≥ 0.70); grove/plain (page cache): ${(groveMBs / cacheMBs).toFixed(2)}`);
     console.log(`\`grove sync\` wall time including CLI start, probe and benchmark: ${wallSeconds.toFixed(2)} s`);
-    const mbs = (f: { bytes: number; seconds: number }) => f.bytes / 1e6 / f.seconds;
     console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
     console.log(`CPU during \`grove sync\`: cell A ${cpuA.toFixed(2)} s, cell B ${cpuB.toFixed(2)} s`);
     if (!tr) return;
     console.log('');
-    console.log('transport (same objects, 4 uploads in flight, page cache only):');
-    console.log(`  plain HTTP                 ${mbs(tr.plain).toFixed(1)} MB/s`);
-    console.log(`  TLS 1.3 direct             ${mbs(tr.tls).toFixed(1)} MB/s (${(mbs(tr.tls) / mbs(tr.plain)).toFixed(2)}x plain, target ≥ 0.9)`);
-    console.log(`  TLS 1.3 through a relay    ${mbs(tr.relayed).toFixed(1)} MB/s (${(mbs(tr.relayed) / mbs(tr.tls)).toFixed(2)}x direct, target ≥ 0.6)`);
-    console.log(`  relay peak RSS: ${tr.relayRss1.toFixed(0)} MB after 1 stream, ${tr.relayRss50.toFixed(0)} MB after 50 concurrent streams (target ≤ 100)`);
+    printTransport(tr);
     console.log('idle round bytes (both directions, on the holder\'s sockets):');
     for (const [n, bytes] of idle) console.log(`  ${String(n).padStart(6)} objects: ${bytes} bytes`);
   } finally {

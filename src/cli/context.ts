@@ -1,36 +1,14 @@
 import type { Command } from 'commander';
 import { resolveHome } from '../home/paths.js';
 import { openHome, type Home } from '../home/home.js';
-import { termText } from './term.js';
+import { globals } from './output.js';
 
-// Shared CLI plumbing: global flags, output in human or --json form, and opening the home.
+// Shared CLI plumbing: the output helpers (output.ts) and opening the home.
 
-export interface GlobalOptions {
-  home?: string;
-  json?: boolean;
-}
-
-export function globals(cmd: Command): GlobalOptions {
-  return cmd.optsWithGlobals() as GlobalOptions;
-}
+export { globals, wantsJson, emit, fail, formatBytes, type GlobalOptions } from './output.js';
 
 export function homeDir(cmd: Command): string {
   return resolveHome(globals(cmd).home);
-}
-
-export function wantsJson(cmd: Command): boolean {
-  return !!globals(cmd).json;
-}
-
-/** Prints a result: JSON with --json, else the human text (if any). */
-export function emit(cmd: Command, json: unknown, human?: string | (() => string)): void {
-  if (wantsJson(cmd)) {
-    process.stdout.write(JSON.stringify(json) + '\n');
-  } else if (human !== undefined) {
-    // Human text may carry peers' names, file names and messages: no raw controls reach the terminal.
-    const text = termText(typeof human === 'function' ? human() : human);
-    if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-  }
 }
 
 /** Opens the home for the duration of `fn` and always closes it. */
@@ -41,20 +19,4 @@ export async function withHome<T>(cmd: Command, fn: (home: Home) => Promise<T> |
   } finally {
     home.close();
   }
-}
-
-/** Sets the exit code without exiting, so streams flush. */
-export function fail(code = 1): void {
-  process.exitCode = code;
-}
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
 }

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Server as TlsServer } from 'node:tls';
 import type { TlsIdentity } from '../tls/certificate.js';
-import { TLS_MIN_VERSION } from '../tls/verify.js';
+import { TLS_MIN_VERSION, TLS_CIPHERSUITES } from '../tls/verify.js';
 import {
   parseSignedHeaders, verifyRequest, signResponse, toHttpHeaders, newNonce, EMPTY_SHA256, H, type SignedHeaders,
 } from './signing.js';
@@ -89,6 +89,7 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
     // in is cut; Node checks the open requests against these deadlines at this interval.
     https: {
       minVersion: TLS_MIN_VERSION,
+      ciphers: TLS_CIPHERSUITES,
       handshakeTimeout: Math.min(edge.headersTimeoutMs, 10_000), // a handshake that never ends is cut too
       headersTimeout: Math.min(edge.headersTimeoutMs, edge.requestTimeoutMs), // Node requires ≤ requestTimeout
       requestTimeout: edge.requestTimeoutMs,
@@ -97,7 +98,7 @@ export function createPeerServer(deps: PeerServerDeps): FastifyInstance {
   });
   app.addHook('onReady', async () => {
     const id = await deps.tls();
-    (app.server as unknown as TlsServer).setSecureContext({ ...id, minVersion: TLS_MIN_VERSION });
+    (app.server as unknown as TlsServer).setSecureContext({ ...id, minVersion: TLS_MIN_VERSION, ciphers: TLS_CIPHERSUITES });
   });
 
   app.removeAllContentTypeParsers();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TokenBucket, Counter, connectionCap, parseFdLimit, FD_RESERVE } from './limits.js';
+import { TokenBucket, Counter, GcPacer, connectionCap, parseFdLimit, FD_RESERVE } from './limits.js';
 import { backoffDelay } from './link.js';
 
 test('token bucket: a full burst passes, one byte past it waits, refills at the rate', () => {
@@ -40,4 +40,12 @@ test('reconnect backoff doubles to its cap with ±50 % jitter', () => {
   assert.equal(backoffDelay(10, t, () => 0.5), 1000);
   assert.equal(backoffDelay(10, t, () => 0), 500);
   assert.equal(backoffDelay(10, t, () => 0.999), 1499);
+});
+
+test('collections while forwarding: a young one every minorBytes, a full one every majorBytes', () => {
+  const p = new GcPacer(4, 16);
+  const kinds = Array.from({ length: 16 }, () => p.add(1));
+  assert.deepEqual(kinds.map((k, i) => (k ? `${i + 1}:${k}` : '')).filter(Boolean), ['4:minor', '8:minor', '12:minor', '16:major']);
+  assert.equal(p.add(3), undefined, 'the full one also restarts the young count');
+  assert.equal(p.add(100), 'major', 'one large frame past both: the full one');
 });

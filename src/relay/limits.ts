@@ -13,6 +13,8 @@ export interface RelayLimits {
   streamIdleMs: number;
   /** Bytes queued towards one side of a stream before its source is paused. */
   queueBytes: number;
+  /** Bytes queued in the whole relay before every source is paused (memory stays flat). */
+  totalQueueBytes: number;
   /** Per-cell forwarding rate (bytes/s, burst = one second's worth). */
   cellBytesPerSec: number;
   /** Whole-relay forwarding rate (bytes/s). */
@@ -31,7 +33,10 @@ export const DEFAULT_LIMITS: RelayLimits = {
   acceptMs: 10_000,
   pingMs: 30_000,
   streamIdleMs: 5 * 60_000,
-  queueBytes: 1024 * 1024,
+  // The kernel's socket buffers carry the bytes in flight; the relay's own queue only
+  // absorbs a burst while a reader is behind, and what it holds is memory.
+  queueBytes: 64 * 1024,
+  totalQueueBytes: 4 * 1024 * 1024,
   cellBytesPerSec: 64 * 1024 * 1024,
   totalBytesPerSec: 256 * 1024 * 1024,
   perIp: 64,
@@ -99,5 +104,39 @@ export class Counter {
 
   get(key: string): number {
     return this.counts.get(key) ?? 0;
+  }
+}
+
+export type Collection = 'minor' | 'major';
+
+/**
+ * When to collect garbage while forwarding. Every forwarded frame was a fresh buffer (a
+ * socket read, a frame joined from two reads) that is garbage once written, but V8 only
+ * collects when its young generation fills with JavaScript objects or external memory grows
+ * 64 MB past the last full collection: a busy relay would otherwise sit on tens of megabytes
+ * of dead frames. A young-generation collection after every `minorBytes` frees them (it
+ * costs well under a millisecond); a full one after every `majorBytes` frees those that
+ * lived long enough to be promoted (frames that waited in a queue).
+ */
+export class GcPacer {
+  private sinceMinor = 0;
+  private sinceMajor = 0;
+
+  constructor(private readonly minorBytes: number, private readonly majorBytes: number) {}
+
+  /** Counts `n` forwarded bytes; says which collection is due, if any. */
+  add(n: number): Collection | undefined {
+    this.sinceMinor += n;
+    this.sinceMajor += n;
+    if (this.sinceMajor >= this.majorBytes) {
+      this.sinceMajor = 0;
+      this.sinceMinor = 0;
+      return 'major';
+    }
+    if (this.sinceMinor >= this.minorBytes) {
+      this.sinceMinor = 0;
+      return 'minor';
+    }
+    return undefined;
   }
 }

@@ -201,6 +201,52 @@ test('a stream whose reader stalls holds at most its queue bound in the relay; n
   lb.ws.close();
 });
 
+test('streams whose readers stall hold at most the relay-wide bound together; all resume and nothing is lost', async (t) => {
+  const total = 256 * 1024;
+  const { r, url } = await relay(t, { limits: { queueBytes: 1024 * 1024, totalQueueBytes: total } });
+  const b = newCell();
+  const lb = await listen(url, b);
+  await lb.next('ok');
+  const pairs: Awaited<ReturnType<typeof stream>>[] = [];
+  for (const a of [newCell(), newCell()]) pairs.push(await stream(url, lb, a, b));
+  const each = 16 * 1024 * 1024; // more than the kernel buffers of a loopback connection take
+  const frame = Buffer.alloc(MAX_DATA_FRAME, 3);
+  for (const { caller, callee } of pairs) {
+    callee.ws.pause();
+    for (let sent = 0; sent < each; sent += frame.length) caller.ws.send(frame);
+  }
+  let peak = 0;
+  const watch = setInterval(() => { peak = Math.max(peak, r.stats().queued); }, 1);
+  // Both callers are held back by the relay's total, not by their own (larger) queues.
+  await new Promise<void>((res) => { const i = setInterval(() => { if (pairs.every((p) => p.caller.ws.bufferedAmount > 0) && r.stats().queued > 0) { clearInterval(i); res(); } }, 5); });
+  for (const { callee } of pairs) callee.ws.resume();
+  const got = (p: Awaited<ReturnType<typeof stream>>) => p.callee.data.reduce((n, d) => n + d.length, 0);
+  await new Promise<void>((res) => { const i = setInterval(() => { if (pairs.every((p) => got(p) >= each)) { clearInterval(i); res(); } }, 5); });
+  clearInterval(watch);
+  for (const p of pairs) assert.equal(got(p), each);
+  assert.ok(peak <= total + 2 * MAX_DATA_FRAME, `relay queue peaked at ${peak}`);
+  assert.equal(r.stats().queued, 0);
+  for (const { caller } of pairs) caller.ws.close();
+  lb.ws.close();
+});
+
+test('a relay given a collector runs it as bytes are forwarded', async (t) => {
+  const kinds: string[] = [];
+  const { url } = await relay(t, { collect: (k) => kinds.push(k) });
+  const [a, b] = [newCell(), newCell()];
+  const lb = await listen(url, b);
+  await lb.next('ok');
+  const { caller, callee } = await stream(url, lb, a, b);
+  const total = 40 * 1024 * 1024;
+  const frame = Buffer.alloc(MAX_DATA_FRAME, 4);
+  for (let sent = 0; sent < total; sent += frame.length) caller.ws.send(frame);
+  await new Promise<void>((res) => { const i = setInterval(() => { if (callee.data.reduce((n, d) => n + d.length, 0) >= total) { clearInterval(i); res(); } }, 5); });
+  assert.equal(kinds.filter((k) => k === 'major').length, 1);
+  assert.equal(kinds.filter((k) => k === 'minor').length, 9);
+  caller.ws.close();
+  lb.ws.close();
+});
+
 test('per-cell rate limit: a cell cannot push faster than its token bucket', async (t) => {
   const rate = 1024 * 1024;
   const { url } = await relay(t, { limits: { cellBytesPerSec: rate } });

@@ -4,13 +4,18 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import type { Logger } from 'pino';
-import { DEFAULT_LIMITS, TokenBucket, Counter, connectionCap, parseFdLimit, type RelayLimits } from './limits.js';
+import type { RelayLog } from './log.js';
+import { DEFAULT_LIMITS, TokenBucket, Counter, GcPacer, connectionCap, parseFdLimit, type RelayLimits, type Collection } from './limits.js';
+import { socketOf } from './stream.js';
 import { CLOSE, PATHS, parseHello, verifyHello, MAX_CONTROL_MESSAGE, type CloseName, type RelayMessage } from './protocol.js';
 
 // `grove relay` (docs/protocol.md "Relay"): joins a caller's stream to a listening cell's and
 // pipes bytes. It reads nothing it forwards (the cells run TLS end to end inside the stream)
 // and trusts no one: every input is bounded in size, count, rate and time.
+
+/** Bytes forwarded between young-generation collections, and between full ones (GcPacer). */
+const GC_MINOR_BYTES = 4 * 1024 * 1024;
+const GC_MAJOR_BYTES = 32 * 1024 * 1024;
 
 export interface RelayServerOptions {
   host?: string;
@@ -26,9 +31,15 @@ export interface RelayServerOptions {
    */
   publicUrls?: readonly string[];
   clock?: () => number;
-  log?: Logger;
+  /** A pino logger fits; `grove relay` uses lineLogger (log.ts). */
+  log?: RelayLog;
   /** Open-file limit (default: read from /proc/self/limits). */
   fdLimit?: number;
+  /**
+   * Runs a garbage collection of the given kind (`grove relay` passes V8's, see collect.ts):
+   * called as GcPacer says while bytes are forwarded, so dead frames do not pile up.
+   */
+  collect?: (kind: Collection) => void;
 }
 
 interface Conn {
@@ -70,6 +81,9 @@ export class RelayServer {
   private readonly total: TokenBucket;
   private readonly cap: number;
   private readonly closers = new Set<() => void>();
+  /** Paused sources waiting for the relay's total queue to drain. */
+  private readonly starved = new Set<() => void>();
+  private readonly pacer = new GcPacer(GC_MINOR_BYTES, GC_MAJOR_BYTES);
   private upgrading = 0;
   private streams = 0;
   private queuedTotal = 0;
@@ -233,17 +247,24 @@ export class RelayServer {
     this.join(p.caller, conn, () => { this.streamsPerCell.remove(p.from); this.streamsPerCell.remove(p.to); });
   }
 
-  /** Pipes two WebSockets both ways with a bounded queue and rate limits in each direction. */
+  /**
+   * Pipes two WebSockets both ways with a bounded queue and rate limits in each direction. A
+   * source is paused while its own queue is over `queueBytes`, while the relay as a whole
+   * holds more than `totalQueueBytes`, or while it owes tokens; it resumes once its queue is
+   * down to half, the relay's total too, and the debt is paid.
+   */
   private join(a: Conn, b: Conn, release: () => void): void {
     this.streams++;
     let last = this.clock();
     let ended = false;
+    const resumers: (() => void)[] = [];
     const end = (code = 1000) => {
       if (ended) return;
       ended = true;
       this.streams--;
       release();
       this.closers.delete(idle);
+      for (const r of resumers) this.starved.delete(r);
       for (const c of [a, b]) if (c.ws.readyState === c.ws.OPEN) c.ws.close(code);
     };
     const idle = () => { if (this.clock() - last > this.limits.streamIdleMs) end(); };
@@ -254,8 +275,21 @@ export class RelayServer {
       let paused = false;
       const bucket = this.bucketOf(src.cell!);
       let timer: NodeJS.Timeout | undefined;
+      // Frames that arrive together (one read) leave together: one system call, not one each.
+      const out = socketOf(dst.ws);
+      let corked = false;
+      const uncork = () => {
+        corked = false;
+        out?.uncork();
+      };
       const maybeResume = () => {
-        if (!paused || queued > this.limits.queueBytes / 2) return;
+        // Its own queue: each send callback below calls again as it drains.
+        if (!paused || ended || queued > this.limits.queueBytes / 2) return;
+        // The relay's: whichever stream brings the total down wakes it (drained()).
+        if (this.queuedTotal > this.limits.totalQueueBytes / 2) {
+          this.starved.add(maybeResume);
+          return;
+        }
         const wait = pausedUntil - this.clock();
         if (wait > 0) {
           // Still in debt (a timer may fire a little early against the clock): wait the rest.
@@ -265,6 +299,7 @@ export class RelayServer {
         paused = false;
         src.ws.resume();
       };
+      resumers.push(maybeResume);
       src.ws.on('message', (data: RawData, isBinary: boolean) => {
         const buf = toBuffer(data);
         if (!isBinary || buf.length > this.limits.maxFrame) return end(CLOSE.BAD_MESSAGE);
@@ -272,15 +307,23 @@ export class RelayServer {
         if (dst.ws.readyState !== dst.ws.OPEN) return;
         queued += buf.length;
         this.queuedTotal += buf.length;
+        if (out && !corked) {
+          corked = true;
+          out.cork();
+          process.nextTick(uncork);
+        }
+        // The frame is handed on as it came (no copy); its memory is free once written.
         dst.ws.send(buf, { binary: true }, () => {
           queued -= buf.length;
           this.queuedTotal -= buf.length;
           maybeResume();
+          this.drained();
         });
+        if (this.opts.collect) this.forwarded(buf.length);
         const now = this.clock();
         const wait = Math.max(bucket.take(buf.length, now), this.total.take(buf.length, now));
         if (wait > 0) pausedUntil = now + wait;
-        if (wait > 0 || queued > this.limits.queueBytes) {
+        if (wait > 0 || queued > this.limits.queueBytes || this.queuedTotal > this.limits.totalQueueBytes) {
           paused = true;
           src.ws.pause();
           maybeResume();
@@ -292,6 +335,23 @@ export class RelayServer {
     pipe(b, a);
     send(a.ws, { t: 'ok' });
     send(b.ws, { t: 'ok' });
+  }
+
+  /**
+   * Counts forwarded bytes and runs a due collection at once: one poll of the event loop can
+   * read megabytes from many sockets before a deferred one would run.
+   */
+  private forwarded(n: number): void {
+    const due = this.pacer.add(n);
+    if (due) this.opts.collect?.(due);
+  }
+
+  /** Wakes the sources paused for the relay's total once it is down to half. */
+  private drained(): void {
+    if (!this.starved.size || this.queuedTotal > this.limits.totalQueueBytes / 2) return;
+    const waiting = [...this.starved];
+    this.starved.clear();
+    for (const resume of waiting) resume();
   }
 
   private bucketOf(cell: string): TokenBucket {

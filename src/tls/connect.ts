@@ -1,7 +1,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { checkPeerIdentity, TLS_MIN_VERSION } from './verify.js';
+import { checkPeerIdentity, TLS_MIN_VERSION, TLS_CIPHERSUITES } from './verify.js';
 import { GroveError } from '../errors.js';
 
 // Opens a TLS 1.3 connection to a cell and resolves only once the certificate proved to be
@@ -15,6 +15,7 @@ export function connectToCell(target: TlsTarget, expectedId: string, signal?: Ab
   return new Promise<TLSSocket>((resolve, reject) => {
     const base = {
       minVersion: TLS_MIN_VERSION,
+      ciphers: TLS_CIPHERSUITES,
       // No CA: the certificate is checked against the cell ID below (checkPeerIdentity).
       rejectUnauthorized: false,
       // No `session` is ever passed: a resumed session carries no certificate to check, so
@@ -23,6 +24,9 @@ export function connectToCell(target: TlsTarget, expectedId: string, signal?: Ab
     const socket = 'stream' in target
       ? tlsConnect({ ...base, socket: target.stream })
       : tlsConnect({ ...base, host: target.host, port: target.port, ...(isIP(target.host) ? {} : { servername: target.host }) });
+    // No Nagle: a request's last partial segment would otherwise wait for the previous one's
+    // ACK, which the peer may delay (node:http's own agent turns it off for the same reason).
+    if (!('stream' in target)) socket.setNoDelay(true);
     const onAbort = () => socket.destroy(new GroveError('UNREACHABLE', 'timed out'));
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = (e?: unknown) => {

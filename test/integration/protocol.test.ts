@@ -150,3 +150,22 @@ test('unknown endpoints answer 404 JSON, signed or not', async (t) => {
   assert.deepEqual(await errorOf(await tlsFetch(new URL('/nothing/here', b!.url))), { status: 401, error: 'UNAUTHENTICATED' });
   await assert.rejects(a!.cell.call(b!.id, 'GET', '/api/nope'), (e: unknown) => isCode('PEER_ERROR')(e) && (e as GroveError).detail?.status === 404);
 });
+
+test('the peer link is TLS 1.3 with AES-GCM preferred; any TLS 1.3 suite connects, TLS 1.2 does not', async (t) => {
+  const [a, b] = await paired(t);
+  const { port } = new URL(b!.url);
+  const { connectToCell } = await import('../../src/tls/connect.js');
+  const s = await connectToCell({ host: '127.0.0.1', port: Number(port) }, b!.id);
+  assert.equal(s.getProtocol(), 'TLSv1.3');
+  assert.equal(s.getCipher().name, 'TLS_AES_128_GCM_SHA256');
+  s.destroy();
+  const { connect } = await import('node:tls');
+  const attempt = (o: { ciphers?: string; maxVersion?: 'TLSv1.2'; minVersion?: 'TLSv1.2' }) => new Promise<string>((resolve) => {
+    const c = connect({ host: '127.0.0.1', port: Number(port), rejectUnauthorized: false, ...o });
+    c.once('secureConnect', () => { resolve(c.getCipher().name); c.destroy(); });
+    c.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+  assert.equal(await attempt({ ciphers: 'TLS_CHACHA20_POLY1305_SHA256' }), 'TLS_CHACHA20_POLY1305_SHA256');
+  assert.match(await attempt({ minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }), /^(EPROTO|ECONNRESET|ERR_SSL_)/, 'a TLS 1.2 client is refused');
+  assert.equal((await a!.cell.call<{ id: string }>(b!.id, 'GET', '/api/health')).data.id, b!.id);
+});

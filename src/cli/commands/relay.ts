@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { RelayServer } from '../../relay/server.js';
+import { lineLogger } from '../../relay/log.js';
+import { exposeCollector } from '../../relay/collect.js';
 import { isCellId } from '../../crypto/encoding.js';
 import { usage } from '../../errors.js';
-import { emit } from '../context.js';
+import { emit } from '../output.js';
 
 // `grove relay`: runs a relay server in the foreground (docs/protocol.md "Relay"). Needs no
-// home: a relay holds no keys and stores nothing. SIGTERM/SIGINT stop it.
+// home: a relay holds no keys and stores nothing. SIGTERM/SIGINT stop it. It loads only the
+// relay and `ws` (no home, database or logging library): its memory is the streams it carries.
 
 export function registerRelay(program: Command): void {
   program
@@ -26,8 +28,9 @@ export function registerRelay(program: Command): void {
       if (allow?.some((id) => !isCellId(id))) throw usage('--allow takes cell IDs');
       const token = opts.token ?? process.env.GROVE_RELAY_TOKEN;
       const publicUrls = opts.publicUrl?.split(',').map((s) => s.trim().replace(/\/$/, '').toLowerCase()).filter(Boolean);
-      const log = pino({ level: process.env.GROVE_RELAY_LOG ?? 'info' }, pino.destination(2));
-      const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
+      const log = lineLogger(process.env.GROVE_RELAY_LOG ?? 'info', (line) => process.stderr.write(line));
+      const collect = exposeCollector();
+      const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(collect ? { collect } : {}), ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
       const url = await relay.start();
       emit(cmd, { url, pid: process.pid, max_connections: relay.connectionCap, private: !!(allow || token) }, `grove relay listening on ${url}`);
       await new Promise<void>((resolve) => {
