@@ -138,3 +138,21 @@ test('a cell behind a closed port works through a real relay, nothing in the cle
   again.child.kill('SIGTERM');
   await Promise.all([a.stop(), b.stop()]);
 });
+
+test('grove relay: rate flags are checked; the process loads no database', async (t) => {
+  const bad = await runGrove('/nonexistent', ['relay', '--cell-rate', '0'], { env: CLI_ENV });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--cell-rate must be a positive number of MiB\/s/);
+  const child = spawn(process.execPath, [GROVE_BIN, '--json', 'relay', '--host', '127.0.0.1', '--port', '0', '--cell-rate', '1', '--total-rate', '2'], {
+    env: { ...process.env, GROVE_RELAY_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const [line] = await once(createInterface({ input: child.stdout! }), 'line') as [string];
+  assert.match((JSON.parse(line) as { url: string }).url, /^ws:\/\/127\.0\.0\.1:\d+$/);
+  if (process.platform === 'linux') {
+    const maps = await readFile(`/proc/${child.pid}/maps`, 'utf8');
+    assert.equal(maps.includes('better_sqlite3'), false, 'the relay loaded SQLite');
+  }
+  child.kill('SIGTERM');
+  assert.equal((await once(child, 'exit'))[0], 0);
+});

@@ -19,11 +19,24 @@ export function registerRelay(program: Command): void {
     .option('--allow <ids>', 'private relay: comma-separated cell IDs allowed to use it')
     .option('--token <token>', 'private relay: shared token cells must present (or $GROVE_RELAY_TOKEN)')
     .option('--per-ip <n>', 'WebSocket connections allowed per client IP (default 64)')
+    .option('--cell-rate <MiB/s>', 'bytes forwarded per second for one cell (default 64)')
+    .option('--total-rate <MiB/s>', 'bytes forwarded per second in all (default 256)')
     .option('--public-url <urls>', 'comma-separated ws:// URLs cells dial this relay by (binds their signatures)')
-    .action(async (opts: { host: string; port: string; allow?: string; token?: string; publicUrl?: string; perIp?: string }, cmd: Command) => {
+    .action(async (opts: { host: string; port: string; allow?: string; token?: string; publicUrl?: string; perIp?: string; cellRate?: string; totalRate?: string }, cmd: Command) => {
       if (!/^\d{1,5}$/.test(opts.port) || Number(opts.port) > 65535) throw usage(`--port must be a port number, not ${opts.port}`);
       if (opts.perIp !== undefined && (!/^\d{1,6}$/.test(opts.perIp) || Number(opts.perIp) < 1)) throw usage('--per-ip must be a positive number');
-      const limits = opts.perIp !== undefined ? { perIp: Number(opts.perIp) } : {};
+      const rate = (v: string | undefined, flag: string) => {
+        if (v === undefined) return undefined;
+        if (!/^\d{1,6}$/.test(v) || Number(v) < 1) throw usage(`${flag} must be a positive number of MiB/s`);
+        return Number(v) * 1024 * 1024;
+      };
+      const cellBytesPerSec = rate(opts.cellRate, '--cell-rate');
+      const totalBytesPerSec = rate(opts.totalRate, '--total-rate');
+      const limits = {
+        ...(opts.perIp !== undefined ? { perIp: Number(opts.perIp) } : {}),
+        ...(cellBytesPerSec ? { cellBytesPerSec } : {}),
+        ...(totalBytesPerSec ? { totalBytesPerSec } : {}),
+      };
       const allow = opts.allow?.split(',').map((s) => s.trim()).filter(Boolean);
       if (allow?.some((id) => !isCellId(id))) throw usage('--allow takes cell IDs');
       const token = opts.token ?? process.env.GROVE_RELAY_TOKEN;
