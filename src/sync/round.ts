@@ -13,7 +13,7 @@ import {
 import { isLostCopy } from './lost.js';
 import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
 import { pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
-import { pushPlanned } from './push.js';
+import { pushPlanned, type BatchSupport } from './push.js';
 
 // The opportunistic sync round (seed "Sync Flow", docs/design.md §4), in the seed's order:
 // 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
@@ -63,10 +63,10 @@ export interface SyncEnv {
   /** After pushes: refresh and spread the recovery index. */
   afterPush?: (reachable: Route[], summary: RoundSummary, signal?: AbortSignal) => Promise<void>;
   /**
-   * Holders found without the batch endpoint, and when (kept across rounds by the caller;
-   * without it, each round finds out again with one request).
+   * Per holder, whether it takes batch uploads and when that was found out (kept across
+   * rounds by the caller; without it, each round asks again with one small request).
    */
-  noBatch?: Map<string, number>;
+  batchSupport?: BatchSupport;
   /** A local object found corrupt (a holder refused its bytes): repair it. */
   onCorrupt?: (hash: string) => void;
   concurrency?: number;

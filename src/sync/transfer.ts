@@ -50,8 +50,8 @@ export interface BatchOutcome {
  * The signature covers the SHA-256 of the whole body, which must be known before the first
  * byte is sent, so the objects are read twice: once to hash the body, once to stream it
  * (the second read comes from the page cache). Only one object is in memory at a time.
- * A holder without the endpoint answers 404 (PEER_ERROR, detail.status 404): the caller
- * then sends the objects one by one.
+ * A holder without the endpoint answers 404 (PEER_ERROR, detail.status 404; see
+ * `acceptsBatches`).
  */
 export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, objects: ObjectStore, items: readonly { hash: string; kind: BatchKind }[], signal?: AbortSignal): Promise<BatchOutcome> {
   const body = createHash('sha256').update(BATCH_MAGIC);
@@ -92,6 +92,21 @@ export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, 
       if (attempt === 0 && isStaleConnection(e) && !signal?.aborted) continue;
       throw e;
     }
+  }
+}
+
+/**
+ * Whether a holder takes batch uploads: an empty batch (the magic alone) is answered 200 with
+ * no results by one that does, 404 by an older cell. Any other failure is thrown.
+ */
+export async function acceptsBatches(client: Pick<PeerClient, 'call'>, route: Route, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const r = await client.call(route.url, route.peerId, 'POST', BATCH_PATH, { body: BATCH_MAGIC, signal });
+    parseBatchResults(r.data, []);
+    return true;
+  } catch (e) {
+    if (e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === 404) return false;
+    throw e;
   }
 }
 

@@ -20,6 +20,7 @@ import { addFile } from '../../src/ingest/add.js';
 import { SealPool } from '../../src/ingest/pool.js';
 import { runRound } from '../../src/sync/round.js';
 import type { PeerClient } from '../../src/net/client.js';
+import type { BatchSupport } from '../../src/sync/push.js';
 import { GroveError } from '../../src/errors.js';
 
 // Batch uploads between real cells on loopback (docs/protocol.md "Batch uploads").
@@ -205,18 +206,32 @@ test('a holder without the batch endpoint gets every object one by one', async (
     return real.call(url, peer, method, path, opts);
   }) as PeerClient['call'];
   const manifests = await addFiles(a!, 10, 5 * KiB);
-  const noBatch = new Map<string, number>();
-  const s = await runRound({ ...a!.cell.sync.env(), client: old, noBatch });
+  const batchSupport: BatchSupport = new Map();
+  const s = await runRound({ ...a!.cell.sync.env(), client: old, batchSupport });
   assert.equal(s.errors.length, 0, JSON.stringify(s.errors));
   assert.equal(s.pushed, 20);
-  assert.equal(batches, 1, 'one 404, then single uploads for that holder');
-  assert.ok(noBatch.has(b!.id));
+  assert.equal(batches, 1, 'asked once (404), then single uploads for that holder');
+  assert.equal(batchSupport.get(b!.id)?.ok, false);
   for (const m of manifests) assert.ok(b!.cell.home.objects.has(m));
-  // The next round does not try again for a while.
+  // The next round does not ask again for a while.
   await addFiles(a!, 5, 5 * KiB);
-  const s2 = await runRound({ ...a!.cell.sync.env(), client: old, noBatch });
+  const s2 = await runRound({ ...a!.cell.sync.env(), client: old, batchSupport });
   assert.equal(s2.pushed, 10);
   assert.equal(batches, 1);
+  // A current holder is asked once (an empty batch), remembered, and gets batches.
+  let calls = 0;
+  const counting = Object.create(real) as PeerClient;
+  counting.call = ((url: string, peer: string, method: string, path: string, opts?: Parameters<PeerClient['call']>[4]) => {
+    if (path === BATCH_PATH) calls++;
+    return real.call(url, peer, method, path, opts);
+  }) as PeerClient['call'];
+  await addFiles(a!, 5, 5 * KiB);
+  const support: BatchSupport = new Map();
+  const s3 = await runRound({ ...a!.cell.sync.env(), client: counting, batchSupport: support });
+  assert.equal(s3.errors.length, 0, JSON.stringify(s3.errors));
+  assert.equal(s3.pushed, 10);
+  assert.equal(support.get(b!.id)?.ok, true);
+  assert.equal(calls, 2, 'the question, then one batch of all ten objects');
 });
 
 test('a holder out of disk refuses what does not fit above its reserve, alone; nothing torn is left', async (t) => {
