@@ -75,3 +75,26 @@ export function groupPushes(items: readonly PushItem[], batching: (peer: string)
   // A batch of one object is just a slower single push.
   return units.map((u) => (u.type === 'batch' && u.items.length === 1 ? { type: 'single', peer: u.peer, item: u.items[0]! } : u));
 }
+
+/**
+ * Splits hashes to fetch from one holder into requests of at most `maxObjects` and, by the
+ * sizes we expect (`sizeOf`), about `maxBytes` each (the holder leaves out what would pass its
+ * body bound; that is then fetched alone).
+ */
+export function groupFetches(hashes: readonly string[], sizeOf: (hash: string) => number, maxObjects: number, maxBytes: number): string[][] {
+  const out: string[][] = [];
+  let cur: string[] = [];
+  let bytes = 0;
+  for (const h of hashes) {
+    const n = FRAME_HEAD_BYTES + sizeOf(h);
+    if (cur.length && (cur.length >= maxObjects || bytes + n > maxBytes)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(h);
+    bytes += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
