@@ -15,7 +15,7 @@ import { CHALLENGE_SAMPLE, challengeHolder, sample } from './challenge.js';
 import { pullBatch, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
 import { groupFetches } from './batches.js';
 import { MAX_FETCH_OBJECTS } from '../formats/batch.js';
-import { pushPlanned, type BatchSupport } from './push.js';
+import { BATCH_CONCURRENCY, pushPlanned, type BatchSupport } from './push.js';
 
 // The opportunistic sync round (seed "Sync Flow", docs/design.md §4), in the seed's order:
 // 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
@@ -309,7 +309,7 @@ async function pullBatches(env: SyncEnv, byPeer: Map<string, Route>, missing: re
   const sizes = chunkStoredSizes(env.db, missing);
   const units = [...groups].flatMap(([peer, hashes]) => groupFetches(hashes, (h) => sizes.get(h) ?? UNKNOWN_SIZE, MAX_FETCH_OBJECTS, PULL_BATCH_BYTES)
     .map((batch) => ({ peer, batch })));
-  await mapLimit(units, env.concurrency ?? 4, async ({ peer, batch }) => {
+  await mapLimit(units, BATCH_CONCURRENCY, async ({ peer, batch }) => {
     try {
       const objs = await pullBatch(env.client, byPeer.get(peer)!, env.objects, batch, signal);
       got(objs);
