@@ -6,6 +6,7 @@
 //   npm run bench:sync -- [--size 1G] [--files 16]
 //   npm run bench:sync -- --mode small   1 000 files of 64 KiB (many small objects)
 //   npm run bench:sync -- --mode large   16 files of 64 MiB
+//   --pull then also times one round that fetches every object back (A lost them all).
 //   --cpu-prof DIR writes each cell's CPU profile (one file per process) into DIR.
 //   --file-size S sets each file's size instead of --size / --files; --quick skips the
 //   transport and idle-round figures (the sync round and its plain-HTTP references only).
@@ -21,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
+import Database from 'better-sqlite3';
 import { initHome } from '../src/home/home.js';
 import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
@@ -224,6 +226,7 @@ async function main(): Promise<void> {
   const size = fileSize ? parseSize(fileSize) * files : parseSize(arg('size', '1G'));
   if (process.argv.includes('--transport-only')) return transportOnly(size);
   const quick = process.argv.includes('--quick');
+  const pullToo = process.argv.includes('--pull');
   const base = mkdtempSync(join(tmpdir(), 'grove-bench-sync-'));
   try {
     const homeA = join(base, 'a');
@@ -264,8 +267,24 @@ async function main(): Promise<void> {
     const rssA = peakRssMB(a.pid);
     const rssB = peakRssMB(b.pid);
     await a.stop();
-    await b.stop();
     if (summary.errors.length) process.stderr.write(`sync errors: ${JSON.stringify(summary.errors)}\n`);
+    // --pull: A loses its objects (files and catalog rows; its file list stays) and the next
+    // round fetches every one back from B: the recovery path, object by object.
+    let pull: { seconds: number; pulled: number } | undefined;
+    if (pullToo) {
+      for (const f of listObjects(join(homeA, 'chunks'))) rmSync(f);
+      const db = new Database(join(homeA, 'placement.db'));
+      db.prepare('DELETE FROM objects').run();
+      db.close();
+      a = await startDaemon(homeA);
+      cli(homeA, ['peers', '--probe']);
+      spawnSync('sync');
+      const p = JSON.parse(cli(homeA, ['--json', 'sync'])) as { pulled: number; errors: unknown[]; started_at: number; finished_at: number };
+      if (p.errors.length) process.stderr.write(`pull errors: ${JSON.stringify(p.errors).slice(0, 500)}\n`);
+      pull = { seconds: (p.finished_at - p.started_at) / 1000, pulled: p.pulled };
+      await a.stop();
+    }
+    await b.stop();
 
     // References: best of two runs each (the page cache makes single runs noisy).
     const objectFiles = listObjects(join(homeA, 'chunks'));
@@ -312,6 +331,7 @@ async function main(): Promise<void> {
     console.log(`\`grove sync\` wall time including CLI start, probe and benchmark: ${wallSeconds.toFixed(2)} s`);
     console.log(`peak RSS: cell A ${rssA.toFixed(0)} MB, cell B ${rssB.toFixed(0)} MB`);
     console.log(`CPU during \`grove sync\`: cell A ${cpuA.toFixed(2)} s, cell B ${cpuB.toFixed(2)} s`);
+    if (pull) console.log(`pull back (A lost its objects, one round fetches them from B): ${pull.pulled} objects in ${pull.seconds.toFixed(2)} s`);
     if (!tr) return;
     console.log('');
     printTransport(tr);

@@ -5,6 +5,7 @@ import { registerHealth } from './health.js';
 import { registerInventory } from './inventory.js';
 import { registerObjects } from './objects.js';
 import { registerBatch } from './batch.js';
+import { registerFetch } from './fetch.js';
 import { UploadGate } from './uploads.js';
 
 // The peer API endpoints of docs/design.md §3 that the cell serves from the start. Later features
@@ -19,4 +20,5 @@ export function registerPeerApi(app: FastifyInstance, ctx: PairingContext & Hold
   const uploads = new UploadGate(ctx);
   registerObjects(app, ctx, uploads);
   registerBatch(app, ctx, uploads);
+  registerFetch(app, ctx);
 }

@@ -37,7 +37,7 @@ function kindParam(query: unknown): ObjectKind {
  * fetch what we keep for it. Anyone else gets the same 404 as for a missing object, so a
  * paired peer can neither read nor probe for other owners' objects by hash.
  */
-function maySee(db: HolderContext['home']['db'], hash: string, caller: string, selfId: string): boolean {
+export function maySee(db: HolderContext['home']['db'], hash: string, caller: string, selfId: string): boolean {
   if (hasRef(db, hash, caller)) return true;
   if (hasRef(db, hash, selfId) || ownKind(db, hash, selfId)) {
     if (grantedObject(db, hash, caller)) return true;

@@ -18,6 +18,13 @@ export const FRAME_HEAD_BYTES = 32 + 1 + 4;
 export const BATCH_KINDS = ['chunk', 'manifest', 'index'] as const;
 export type BatchKind = (typeof BATCH_KINDS)[number];
 
+/**
+ * Batch downloads, `GET /api/objects?hashes=…` (docs/protocol.md "Batch downloads"): the
+ * response body has the same framing. At most this many hashes per request.
+ */
+export const FETCH_PATH = '/api/objects';
+export const MAX_FETCH_OBJECTS = 128;
+
 /** The holder's bounds: most objects in one batch (one more is 413 for the whole request). */
 export const MAX_BATCH_OBJECTS = 1024;
 /** Most body bytes of one batch, magic and frame heads included (past it: 413). */

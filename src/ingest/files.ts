@@ -154,6 +154,17 @@ export function lastVersionId(db: DB): number {
   return (db.prepare('SELECT MAX(id) FROM files').pluck().get() as number | null) ?? 0;
 }
 
+/** Stored bytes of each of these chunks of our files (plaintext size + the 16-byte tag), where known. */
+export function chunkStoredSizes(db: DB, hashes: readonly string[]): Map<string, number> {
+  const size = db.prepare('SELECT MAX(size) FROM file_chunks WHERE hash = ?').pluck();
+  const out = new Map<string, number>();
+  for (const h of hashes) {
+    const n = size.get(h) as number | null;
+    if (n !== null && n !== undefined) out.set(h, n + 16);
+  }
+  return out;
+}
+
 /** Is `hash` one of this cell's own objects: in the catalog as ours, or named by one of our versions? */
 export function isOwnObject(db: DB, hash: string, selfId: string): boolean {
   const row = db.prepare('SELECT owner FROM objects WHERE hash = ?').get(hash) as { owner: string } | undefined;

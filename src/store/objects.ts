@@ -204,6 +204,22 @@ export class ObjectStore {
     }
   }
 
+  /**
+   * Reads objects in order (unverified, like `readUnverified`), with up to `depth` reads in
+   * flight so file latency overlaps while memory stays at `depth` objects. A missing object
+   * comes back with its error instead of its bytes.
+   */
+  async *readEach<T extends { hash: string }>(items: readonly T[], depth = 8, signal?: AbortSignal): AsyncGenerator<{ item: T; data?: Buffer; error?: unknown }> {
+    const read = (item: T) => this.readUnverified(item.hash).then((data) => ({ item, data }), (error: unknown) => ({ item, error }));
+    const queue = items.slice(0, depth).map(read);
+    for (let i = 0; i < items.length; i++) {
+      signal?.throwIfAborted();
+      const next = await queue.shift()!;
+      if (i + depth < items.length) queue.push(read(items[i + depth]!));
+      yield next;
+    }
+  }
+
   /** Reads a whole object and checks its hash. Missing → NOT_FOUND, mismatch → CORRUPT. */
   async get(hash: string): Promise<Buffer> {
     const path = this.pathOf(hash);

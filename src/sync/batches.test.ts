@@ -14,7 +14,7 @@ test('small objects are grouped per peer in plan order; big ones and other kinds
     item(1, 'p', 64 * KiB), item(2, 'q', 64 * KiB), item(3, 'p', 4 * 1024 * KiB), item(4, 'p', 500, 'manifest'),
     item(5, 'q', 64 * KiB), item(6, 'p', 10, 'blob'), item(7, 'p', BATCH_POLICY.maxObjectBytes),
   ];
-  const units = groupPushes(items, always);
+  const units = groupPushes(items, always, { ...BATCH_POLICY, ramp: 0 });
   assert.deepEqual(units.map((u) => [u.type, u.peer, hashesOf(u).map((h) => parseInt(h, 16))]), [
     ['batch', 'p', [1, 4, 7]],
     ['batch', 'q', [2, 5]],
@@ -30,7 +30,7 @@ test('a holder without batches gets every object alone; a batch of one is a sing
 });
 
 test('batches stay within the object and byte bounds', () => {
-  const policy = { maxObjectBytes: 10 * KiB, maxBodyBytes: 32 * KiB, maxObjects: 5 };
+  const policy = { maxObjectBytes: 10 * KiB, maxBodyBytes: 32 * KiB, maxObjects: 5, ramp: 0 };
   fc.assert(fc.property(fc.array(fc.record({ peer: fc.constantFrom('a', 'b', 'c'), size: fc.nat({ max: 12 * KiB }) }), { maxLength: 80 }), (xs) => {
     const items = xs.map((x, i) => item(i, x.peer, x.size));
     const units = groupPushes(items, always, policy);
@@ -49,4 +49,14 @@ test('batches stay within the object and byte bounds', () => {
       assert.deepEqual(units.filter((u) => u.peer === p).flatMap(hashesOf).filter((h) => order.includes(h)), order);
     }
   }), { numRuns: 200 });
+});
+
+test('a peer\'s first batches are small and double up to the bounds (slow start)', () => {
+  const policy = { maxObjectBytes: 1024 * KiB, maxBodyBytes: 1024 * KiB, maxObjects: 64, ramp: 3 };
+  const items = Array.from({ length: 300 }, (_, i) => item(i, 'p', 100));
+  const sizes = groupPushes(items, always, policy).map((u) => (u.type === 'batch' ? u.items.length : 1));
+  assert.deepEqual(sizes, [8, 16, 32, 64, 64, 64, 52]);
+  // Bytes ramp the same way: the first batch takes 1/8 of 1 MiB.
+  const big = Array.from({ length: 40 }, (_, i) => item(i, 'p', 60 * KiB));
+  assert.deepEqual(groupPushes(big, always, policy).map((u) => (u.type === 'batch' ? u.items.length : 1)).slice(0, 3), [2, 4, 8]);
 });

@@ -11,6 +11,7 @@ import { SyncService } from './service.js';
 import { repairObjects, type FetchDeps } from './repair.js';
 import { resetAllInventorySeqs } from './placements.js';
 import type { PeerExchange, SyncEnv } from './round.js';
+import type { BatchSupport } from './push.js';
 import type { Route } from './transfer.js';
 
 // Replication as a feature of the cell (docs/design.md §4): the holder endpoints, the sync
@@ -63,8 +64,8 @@ export function sync(init: SyncInit = {}) {
       db, objects, client: peer.client, clock: peer.clock,
     });
 
-    // Holders that answered 404 to a batch upload (older cells), kept across rounds.
-    const noBatch = new Map<string, number>();
+    // Which holders take batch uploads (older cells answer 404), kept across rounds.
+    const batchSupport: BatchSupport = new Map();
     const env = (): SyncEnv => ({
       selfId: peer.id,
       db,
@@ -87,7 +88,7 @@ export function sync(init: SyncInit = {}) {
       exchanges: c.exchanges,
       afterPush: (reachable: Route[], s, signal) => refreshIndex(recovery(), reachable, s, signal),
       onCorrupt: (hash) => peer.events.emit('corrupt', hash),
-      noBatch,
+      batchSupport,
     });
 
     const service = new SyncService(env, (s) => peer.events.emit('sync-done', s));

@@ -3,8 +3,8 @@ import { getObject } from '../store/catalog.js';
 import { ERROR_CODES, GroveError, type ErrorCode } from '../errors.js';
 import type { BatchResult } from '../formats/batch.js';
 import { confirmPlacements, holdersOf } from './placements.js';
-import { groupPushes, type PushUnit } from './batches.js';
-import { pushObject, pushBatch, mapLimit, type Route } from './transfer.js';
+import { BATCH_POLICY, groupPushes, type PushItem, type PushUnit } from './batches.js';
+import { acceptsBatches, pushObject, pushBatch, mapLimit, type Route } from './transfer.js';
 import type { RoundSummary, SyncEnv } from './round.js';
 
 // Step 4c of the sync round, the pushes of a placement plan (docs/design.md §4): small objects
@@ -13,14 +13,24 @@ import type { RoundSummary, SyncEnv } from './round.js';
 // to the PUT, or its per-object result in the batch answer.
 
 /**
- * Uploads in flight during a round (batches or single objects): enough to overlap one
- * request's hashing and fsync at the holder with the next transfers (bench:sync: 6 was no
- * faster than 4; memory ≈ 4 MiB each).
+ * Single uploads in flight during a round: enough to overlap one object's hashing and fsync
+ * at the holder with the next transfers (bench:sync: 6 was no faster than 4; memory ≈ 4 MiB
+ * each).
  */
 export const PUSH_CONCURRENCY = 4;
+/**
+ * Batch uploads in flight during a round, besides the single ones. A batch is hashed in full
+ * before its first byte goes out, so with only 4 the holder waited for the next batch's
+ * hashing (bench:sync, 1 000 × 64 KiB: 8 kept the holder's disk busy throughout). Each holds
+ * a few small objects in memory; a holder takes 8 batches at once from one peer.
+ */
+export const BATCH_CONCURRENCY = 8;
 
-/** After a holder answered 404 to a batch (an older cell), how long it gets single uploads only. */
-export const NO_BATCH_RETRY_MS = 60 * 60 * 1000;
+/** How long what a holder said about batch uploads (it takes them, or 404) is believed. */
+export const BATCH_SUPPORT_TTL_MS = 60 * 60 * 1000;
+
+/** Per holder: whether it takes batch uploads, and when that was found out. */
+export type BatchSupport = Map<string, { ok: boolean; at: number }>;
 
 export interface PushContext {
   env: SyncEnv;
@@ -58,48 +68,67 @@ export async function pushPlanned(c: PushContext, pushes: readonly { hash: strin
     if (e instanceof GroveError && e.code === 'CORRUPT' && typeof e.detail?.hash === 'string') env.onCorrupt?.(e.detail.hash);
     c.fail('push', peer, e);
   };
-  const noBatch = env.noBatch ?? new Map<string, number>();
-  const batching = (peer: string) => {
-    const since = noBatch.get(peer);
-    return since === undefined || env.clock() - since > NO_BATCH_RETRY_MS;
-  };
-  const alone = (u: Extract<PushUnit, { type: 'batch' }>): PushUnit[] => u.items.map((item) => ({ type: 'single', peer: u.peer, item }));
+  const items: PushItem[] = pushes.map((p) => ({ ...p, ...infoOf(p.hash) }));
+  const batching = await batchingPeers(c, items, refused);
+  const units = groupPushes(items, (peer) => batching.has(peer));
 
-  const units = groupPushes(pushes.map((p) => ({ ...p, ...infoOf(p.hash) })), batching);
-  await mapLimit(units, env.concurrency ?? PUSH_CONCURRENCY, async (u) => {
-    const route = c.routes.get(u.peer);
-    if (!route || refusing.has(u.peer)) return;
-    if (u.type === 'single') {
-      try {
-        const sent = await pushObject(env.client, route, env.objects, u.item.hash, u.item.kind, c.signal);
-        s.bytes_sent += sent; // not `+= await`: that would read the total before the await and lose updates
-        placed([u.item.hash], u.peer);
-      } catch (e) {
-        refused(u.peer, e);
-      }
-      return;
-    }
-    // Found without batches by another unit meanwhile: these go alone too (picked up below).
-    if (!batching(u.peer)) return void units.push(...alone(u));
+  const single = async (u: PushUnit) => {
+    if (u.type !== 'single' || refusing.has(u.peer)) return;
     try {
-      const out = await pushBatch(env.client, route, env.objects, u.items, c.signal);
+      const sent = await pushObject(env.client, c.routes.get(u.peer)!, env.objects, u.item.hash, u.item.kind, c.signal);
+      s.bytes_sent += sent; // not `+= await`: that would read the total before the await and lose updates
+      placed([u.item.hash], u.peer);
+    } catch (e) {
+      refused(u.peer, e);
+    }
+  };
+  const batch = async (u: PushUnit) => {
+    if (u.type !== 'batch' || refusing.has(u.peer)) return;
+    try {
+      const out = await pushBatch(env.client, c.routes.get(u.peer)!, env.objects, u.items, c.signal);
       s.bytes_sent += out.bytesSent;
       placed(out.results.filter((r) => r.stored).map((r) => r.hash), u.peer);
       for (const x of out.unreadable) c.fail('push', u.peer, x.error);
       for (const r of out.results) if (!r.stored) refused(u.peer, await batchRefusal(env.objects, r));
     } catch (e) {
-      if (e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === 404) {
-        // A holder without the batch endpoint (an older cell): these objects go one by one,
-        // and so does everything else for it for a while.
-        noBatch.set(u.peer, env.clock());
-        env.log.info({ peer: u.peer }, 'holder has no batch uploads; sending objects one by one');
-        units.push(...alone(u));
-        return;
-      }
+      // It took batches a moment ago (an older build came back?): single uploads from the next round.
+      if (e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === 404) env.batchSupport?.set(u.peer, { ok: false, at: env.clock() });
       refused(u.peer, e);
     }
-  });
+  };
+  await Promise.all([
+    mapLimit(units.filter((u) => u.type === 'batch'), BATCH_CONCURRENCY, batch),
+    mapLimit(units.filter((u) => u.type === 'single'), env.concurrency ?? PUSH_CONCURRENCY, single),
+  ]);
   return healed.size;
+}
+
+/**
+ * The peers that get batch uploads this round: those with small objects to receive that take
+ * batches, as remembered for BATCH_SUPPORT_TTL_MS or asked now with an empty batch. An older
+ * cell (404) gets single uploads. A peer that cannot be asked is refused like a failed push.
+ */
+async function batchingPeers(c: PushContext, items: readonly PushItem[], refused: (peer: string, e: unknown) => void): Promise<Set<string>> {
+  const { env } = c;
+  const support: BatchSupport = env.batchSupport ?? new Map();
+  const peers = [...new Set(items.filter((i) => i.size <= BATCH_POLICY.maxObjectBytes).map((i) => i.peer))].filter((p) => c.routes.has(p));
+  const out = new Set<string>();
+  await mapLimit(peers, 4, async (peer) => {
+    const known = support.get(peer);
+    if (known && env.clock() - known.at < BATCH_SUPPORT_TTL_MS) {
+      if (known.ok) out.add(peer);
+      return;
+    }
+    try {
+      const ok = await acceptsBatches(env.client, c.routes.get(peer)!, c.signal);
+      support.set(peer, { ok, at: env.clock() });
+      if (ok) out.add(peer);
+      else env.log.info({ peer }, 'holder takes no batch uploads (an older cell); sending objects one by one');
+    } catch (e) {
+      refused(peer, e);
+    }
+  });
+  return out;
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { ObjectStore } from '../store/objects.js';
 import type { PeerClient } from '../net/client.js';
-import { recordObject, objectTotals } from '../store/catalog.js';
-import { isOwnObject, isOwnManifest, lastVersionId, missingOwnObjects } from '../ingest/files.js';
+import { recordObjects, objectTotals } from '../store/catalog.js';
+import { chunkStoredSizes, isOwnObject, isOwnManifest, lastVersionId, missingOwnObjects } from '../ingest/files.js';
 import { getMeta, setMeta, type DB } from '../store/db.js';
 import { GroveError, describeError } from '../errors.js';
 import { isHash } from '../crypto/encoding.js';
@@ -13,8 +13,10 @@ import {
 } from './placements.js';
 import { isLostCopy } from './lost.js';
 import { CHALLENGE_SAMPLE, challengeHolder } from './challenge.js';
-import { pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
-import { pushPlanned } from './push.js';
+import { pullBatch, pullObject, releaseObjects, mapLimit, type Route } from './transfer.js';
+import { groupFetches } from './batches.js';
+import { MAX_FETCH_OBJECTS } from '../formats/batch.js';
+import { BATCH_CONCURRENCY, pushPlanned, type BatchSupport } from './push.js';
 
 // The opportunistic sync round (seed "Sync Flow", docs/design.md §4), in the seed's order:
 // 1 resolve peers, 2 benchmark due routes, 3 probe, 4 per reachable peer: inventory (incremental),
@@ -64,12 +66,12 @@ export interface SyncEnv {
   updateCheck?: (signal?: AbortSignal) => Promise<void>;
   /** After pushes: refresh and spread the recovery index. */
   afterPush?: (reachable: Route[], summary: RoundSummary, signal?: AbortSignal) => Promise<void>;
-  /** A local object found corrupt (a holder refused its bytes): repair it. */
   /**
-   * Holders found without the batch endpoint, and when (kept across rounds by the caller;
-   * without it, each round finds out again with one request).
+   * Per holder, whether it takes batch uploads and when that was found out (kept across
+   * rounds by the caller; without it, each round asks again with one small request).
    */
-  noBatch?: Map<string, number>;
+  batchSupport?: BatchSupport;
+  /** A local object found corrupt (a holder refused its bytes): repair it. */
   onCorrupt?: (hash: string) => void;
   concurrency?: number;
   inventoryPageSize?: number;
@@ -281,15 +283,21 @@ async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, si
     return;
   }
   const byPeer = new Map(reachable.map((r) => [r.peerId, r]));
-  await mapLimit(missing, env.concurrency ?? 4, async (hash) => {
+  const got = (objs: { hash: string; size: number }[]) => {
+    env.db.transaction(() => recordObjects(env.db, objs.map((o) => ({ ...o, kind: isOwnManifest(env.db, o.hash) ? 'manifest' as const : 'chunk' as const, owner: env.selfId })), env.clock()))();
+    for (const o of objs) s.bytes_received += o.size;
+    s.pulled += objs.length;
+  };
+  // First many to a request, from the first reachable holder of each that serves batches;
+  // then one by one whatever is still missing, from any holder.
+  const fetched = await pullBatches(env, byPeer, missing, got, signal, (peer, e) => recordFailure(env, s, 'pull', peer, e));
+  await mapLimit(missing.filter((h) => !fetched.has(h)), env.concurrency ?? 4, async (hash) => {
     for (const { peer } of holdersOf(env.db, hash)) {
       const route = byPeer.get(peer);
       if (!route) continue;
       try {
         const size = await pullObject(env.client, route, env.objects, hash, signal);
-        recordObject(env.db, { hash, size, kind: isOwnManifest(env.db, hash) ? 'manifest' : 'chunk', owner: env.selfId }, env.clock());
-        s.bytes_received += size;
-        s.pulled++;
+        got([{ hash, size }]);
         return;
       } catch (e) {
         // A holder that says it lacks the object, or sends other bytes, no longer holds it.
@@ -298,6 +306,40 @@ async function pullMissing(env: SyncEnv, reachable: Route[], s: RoundSummary, si
       }
     }
   });
+}
+
+/** Objects asked at once in a batch download, by size (the holder's body bound is 16 MiB). */
+const PULL_BATCH_BYTES = 12 * 1024 * 1024;
+/** Expected size of an object whose size we do not know (a manifest): most are far smaller. */
+const UNKNOWN_SIZE = 64 * 1024;
+
+/** Batch downloads of missing objects (`GET /api/objects?hashes=…`). Returns the hashes stored. */
+async function pullBatches(env: SyncEnv, byPeer: Map<string, Route>, missing: readonly string[], got: (objs: { hash: string; size: number }[]) => void,
+  signal: AbortSignal | undefined, fail: (peer: string, e: unknown) => void): Promise<Set<string>> {
+  const fetched = new Set<string>();
+  const groups = new Map<string, string[]>();
+  for (const hash of missing) {
+    const holder = holdersOf(env.db, hash).find((h) => byPeer.has(h.peer) && env.batchSupport?.get(h.peer)?.ok !== false);
+    if (!holder) continue;
+    let list = groups.get(holder.peer);
+    if (!list) groups.set(holder.peer, (list = []));
+    list.push(hash);
+  }
+  const sizes = chunkStoredSizes(env.db, missing);
+  const units = [...groups].flatMap(([peer, hashes]) => groupFetches(hashes, (h) => sizes.get(h) ?? UNKNOWN_SIZE, MAX_FETCH_OBJECTS, PULL_BATCH_BYTES)
+    .map((batch) => ({ peer, batch })));
+  await mapLimit(units, BATCH_CONCURRENCY, async ({ peer, batch }) => {
+    try {
+      const objs = await pullBatch(env.client, byPeer.get(peer)!, env.objects, batch, signal);
+      got(objs);
+      for (const o of objs) fetched.add(o.hash);
+    } catch (e) {
+      // An older holder (404): it gets single downloads; anything else is retried one by one.
+      if (e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === 404) env.batchSupport?.set(peer, { ok: false, at: env.clock() });
+      else fail(peer, e);
+    }
+  });
+  return fetched;
 }
 
 /** A failed step costs only itself: it is recorded, logged, and retried next round. */

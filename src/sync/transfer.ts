@@ -1,11 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { PeerClient } from '../net/client.js';
 import type { ObjectStore } from '../store/objects.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import type { ObjectKind } from '../store/catalog.js';
 import { GroveError } from '../errors.js';
-import { BATCH_MAGIC, BATCH_PATH, FRAME_HEAD_BYTES, encodeFrameHead, parseBatchResults, type BatchKind, type BatchResult } from '../formats/batch.js';
+import {
+  BATCH_MAGIC, BATCH_PATH, BatchParser, FETCH_PATH, FRAME_HEAD_BYTES, MAX_BATCH_BYTES, encodeFrameHead, parseBatchResults, type BatchKind, type BatchResult,
+} from '../formats/batch.js';
+import { StagedBatch } from '../store/batch.js';
 
 // Moving objects between cells over the signed protocol. Every byte received is checked
 // against the object's hash before it is stored (ObjectStore.putStream), so a transfer cut
@@ -50,15 +53,15 @@ export interface BatchOutcome {
  * The signature covers the SHA-256 of the whole body, which must be known before the first
  * byte is sent, so the objects are read twice: once to hash the body, once to stream it
  * (the second read comes from the page cache). Only one object is in memory at a time.
- * A holder without the endpoint answers 404 (PEER_ERROR, detail.status 404): the caller
- * then sends the objects one by one.
+ * A holder without the endpoint answers 404 (PEER_ERROR, detail.status 404; see
+ * `acceptsBatches`).
  */
 export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, objects: ObjectStore, items: readonly { hash: string; kind: BatchKind }[], signal?: AbortSignal): Promise<BatchOutcome> {
   const body = createHash('sha256').update(BATCH_MAGIC);
   const sent: { hash: string; kind: BatchKind; size: number }[] = [];
   const unreadable: BatchOutcome['unreadable'] = [];
   let bytes = BATCH_MAGIC.length;
-  for await (const { item, data, error } of readAhead(objects, items, READ_AHEAD, signal)) {
+  for await (const { item, data, error } of objects.readEach(items, READ_AHEAD, signal)) {
     if (!data) {
       unreadable.push({ hash: item.hash, error });
       continue;
@@ -71,7 +74,7 @@ export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, 
   const bodySha256 = body.digest('hex');
   async function* frames(): AsyncGenerator<Buffer> {
     yield BATCH_MAGIC;
-    for await (const { item, data, error } of readAhead(objects, sent, READ_AHEAD, signal)) {
+    for await (const { item, data, error } of objects.readEach(sent, READ_AHEAD, signal)) {
       if (!data) throw error;
       // Changed since it was hashed (a repair replaced it): the holder would refuse the whole
       // body, so stop now; the next round sends it again.
@@ -95,28 +98,79 @@ export async function pushBatch(client: Pick<PeerClient, 'call'>, route: Route, 
   }
 }
 
-/** Objects read at once while a batch is hashed or sent: file latency overlaps, memory stays small. */
-const READ_AHEAD = 8;
-
 /**
- * Reads local objects in order, with up to `depth` reads in flight (each object ≤ the batch's
- * object limit, so memory ≤ depth such objects). A missing object comes back with its error.
+ * Whether a holder takes batch uploads: an empty batch (the magic alone) is answered 200 with
+ * no results by one that does, 404 by an older cell. Any other failure is thrown.
  */
-async function* readAhead<T extends { hash: string }>(objects: ObjectStore, items: readonly T[], depth: number, signal?: AbortSignal): AsyncGenerator<{ item: T; data?: Buffer; error?: unknown }> {
-  const read = (item: T) => objects.readUnverified(item.hash).then((data) => ({ item, data }), (error: unknown) => ({ item, error }));
-  const queue = items.slice(0, depth).map(read);
-  for (let i = 0; i < items.length; i++) {
-    signal?.throwIfAborted();
-    const next = await queue.shift()!;
-    if (i + depth < items.length) queue.push(read(items[i + depth]!));
-    yield next;
+export async function acceptsBatches(client: Pick<PeerClient, 'call'>, route: Route, signal?: AbortSignal): Promise<boolean> {
+  try {
+    const r = await client.call(route.url, route.peerId, 'POST', BATCH_PATH, { body: BATCH_MAGIC, signal });
+    parseBatchResults(r.data, []);
+    return true;
+  } catch (e) {
+    if (e instanceof GroveError && e.code === 'PEER_ERROR' && e.detail?.status === 404) return false;
+    throw e;
   }
 }
+
+/** Objects read at once while a batch is hashed or sent: file latency overlaps, memory stays small. */
+const READ_AHEAD = 8;
 
 function isStaleConnection(e: unknown): boolean {
   if (!(e instanceof GroveError) || e.code !== 'UNREACHABLE') return false;
   const code = (e.cause as { code?: unknown } | undefined)?.code;
   return code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/**
+ * Downloads many objects from one holder in one signed response (`GET /api/objects?hashes=…`)
+ * into the local store: each object checked against its hash as it arrives and staged, the
+ * whole body checked against its signed hash, then one durability barrier for all. Returns
+ * the objects now durable here (the holder leaves out what it lacks or may not give us; those
+ * are fetched one by one). A body that does not match its signature, or an object that was
+ * not asked for or does not match its hash, stores nothing (PEER_ERROR). A holder without
+ * batches answers 404.
+ */
+export async function pullBatch(client: Pick<PeerClient, 'download'>, route: Route, objects: ObjectStore, hashes: readonly string[], signal?: AbortSignal): Promise<{ hash: string; size: number }[]> {
+  const path = `${FETCH_PATH}?hashes=${hashes.join('')}`;
+  const { result } = await client.download(route.url, route.peerId, path, async (body, expected) => {
+    const wanted = new Set(hashes);
+    const parser = new BatchParser({ maxObjects: hashes.length, maxBodyBytes: MAX_BATCH_BYTES });
+    const whole = createHash('sha256');
+    const stage = new StagedBatch(objects);
+    const got: { hash: string; size: number }[] = [];
+    let cur: { hash: string; h: Hash; pieces: Buffer[]; size: number } | undefined;
+    try {
+      for await (const piece of body) {
+        const buf = piece as Buffer;
+        whole.update(buf);
+        for (const ev of parser.push(buf)) {
+          if (ev.type === 'head') {
+            if (!wanted.delete(ev.head.hash) || ev.head.length > MAX_OBJECT_BYTES) throw new GroveError('PEER_ERROR', 'holder sent an object that was not asked for');
+            cur = { hash: ev.head.hash, h: createHash('sha256'), pieces: [], size: 0 };
+          } else if (ev.type === 'data') {
+            cur!.h.update(ev.bytes);
+            cur!.pieces.push(ev.bytes);
+            cur!.size += ev.bytes.length;
+          } else {
+            if (cur!.h.digest('hex') !== cur!.hash) throw new GroveError('PEER_ERROR', 'holder sent bytes that do not match their hash');
+            await stage.write(cur!.hash, cur!.pieces, cur!.size);
+            got.push({ hash: cur!.hash, size: cur!.size });
+          }
+        }
+      }
+      parser.end();
+      if (whole.digest('hex') !== expected) throw new GroveError('PEER_ERROR', 'response body does not match its signature');
+    } catch (e) {
+      await stage.abort();
+      if (e instanceof GroveError && e.code === 'PEER_ERROR') throw e;
+      if (e instanceof GroveError) throw new GroveError('PEER_ERROR', `malformed batch from the holder: ${e.message}`);
+      throw new GroveError('UNREACHABLE', 'connection lost while receiving a batch', undefined, { cause: e });
+    }
+    const committed = await stage.commit();
+    return got.filter((g) => committed.get(g.hash)?.ok);
+  }, { signal, timeoutMs: 120_000 });
+  return result;
 }
 
 /** Downloads one object from a peer into the local store (hash-checked). Returns its size. */

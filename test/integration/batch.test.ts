@@ -11,8 +11,11 @@ import { signRequest, toHttpHeaders, newNonce } from '../../src/net/signing.js';
 import { request } from 'node:https';
 import { sha, tempFiles, startCellAt } from '../helpers/harden.js';
 import { smallDisk, fillDisk } from '../helpers/tmpfs.js';
-import { BATCH_MAGIC, BATCH_PATH, MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, encodeFrameHead, type BatchKind, type BatchResult } from '../../src/formats/batch.js';
-import { MAX_OBJECT_BYTES } from '../../src/store/objects.js';
+import {
+  BATCH_MAGIC, BATCH_PATH, FETCH_PATH, MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, MAX_FETCH_OBJECTS, encodeFrameHead, type BatchKind, type BatchResult,
+} from '../../src/formats/batch.js';
+import { MAX_OBJECT_BYTES, ObjectStore } from '../../src/store/objects.js';
+import { pullBatch } from '../../src/sync/transfer.js';
 import { getObject, objectTotals, ownerUsage } from '../../src/store/catalog.js';
 import { holdersOf } from '../../src/sync/placements.js';
 import { chunksOf } from '../../src/ingest/files.js';
@@ -20,6 +23,7 @@ import { addFile } from '../../src/ingest/add.js';
 import { SealPool } from '../../src/ingest/pool.js';
 import { runRound } from '../../src/sync/round.js';
 import type { PeerClient } from '../../src/net/client.js';
+import type { BatchSupport } from '../../src/sync/push.js';
 import { GroveError } from '../../src/errors.js';
 
 // Batch uploads between real cells on loopback (docs/protocol.md "Batch uploads").
@@ -205,18 +209,32 @@ test('a holder without the batch endpoint gets every object one by one', async (
     return real.call(url, peer, method, path, opts);
   }) as PeerClient['call'];
   const manifests = await addFiles(a!, 10, 5 * KiB);
-  const noBatch = new Map<string, number>();
-  const s = await runRound({ ...a!.cell.sync.env(), client: old, noBatch });
+  const batchSupport: BatchSupport = new Map();
+  const s = await runRound({ ...a!.cell.sync.env(), client: old, batchSupport });
   assert.equal(s.errors.length, 0, JSON.stringify(s.errors));
   assert.equal(s.pushed, 20);
-  assert.equal(batches, 1, 'one 404, then single uploads for that holder');
-  assert.ok(noBatch.has(b!.id));
+  assert.equal(batches, 1, 'asked once (404), then single uploads for that holder');
+  assert.equal(batchSupport.get(b!.id)?.ok, false);
   for (const m of manifests) assert.ok(b!.cell.home.objects.has(m));
-  // The next round does not try again for a while.
+  // The next round does not ask again for a while.
   await addFiles(a!, 5, 5 * KiB);
-  const s2 = await runRound({ ...a!.cell.sync.env(), client: old, noBatch });
+  const s2 = await runRound({ ...a!.cell.sync.env(), client: old, batchSupport });
   assert.equal(s2.pushed, 10);
   assert.equal(batches, 1);
+  // A current holder is asked once (an empty batch), remembered, and gets batches.
+  let calls = 0;
+  const counting = Object.create(real) as PeerClient;
+  counting.call = ((url: string, peer: string, method: string, path: string, opts?: Parameters<PeerClient['call']>[4]) => {
+    if (path === BATCH_PATH) calls++;
+    return real.call(url, peer, method, path, opts);
+  }) as PeerClient['call'];
+  await addFiles(a!, 5, 5 * KiB);
+  const support: BatchSupport = new Map();
+  const s3 = await runRound({ ...a!.cell.sync.env(), client: counting, batchSupport: support });
+  assert.equal(s3.errors.length, 0, JSON.stringify(s3.errors));
+  assert.equal(s3.pushed, 10);
+  assert.equal(support.get(b!.id)?.ok, true);
+  assert.equal(calls, 2, 'the question, then one batch of all ten objects');
 });
 
 test('a holder out of disk refuses what does not fit above its reserve, alone; nothing torn is left', async (t) => {
@@ -267,4 +285,82 @@ test('a batch cut off mid-body leaves no temp file and gives back what it reserv
   await waitFor(async () => (await postBatch(a!, b!, whole)).data.results.every((x) => x.stored), 'the whole batch to fit the quota again');
   assert.equal(ownerUsage(b!.cell.home.db, a!.id), 90 * KiB);
   assert.deepEqual(await tempFiles(b!.cell.home.objects.dir), []);
+});
+
+test('a batch download gives the caller what it may see and this cell holds intact, nothing else', async (t) => {
+  const [a, b, c] = await startCells(t, 3);
+  await pairCells(a!, b!);
+  await pairCells(c!, b!);
+  const mine = [randomBytes(1000), randomBytes(70 * KiB), randomBytes(10)];
+  await postBatch(a!, b!, body(mine.map((data) => ({ data }))));
+  // One of them goes bad on the holder's disk.
+  const path = b!.cell.home.objects.pathOf(sha(mine[2]!));
+  writeFileSync(path, Buffer.from('0123456789'));
+  const corrupt: string[] = [];
+  b!.cell.events.on('corrupt', (h) => corrupt.push(h));
+  const missing = sha(Buffer.from('never stored'));
+  const ask = [sha(mine[0]!), missing, sha(mine[1]!), sha(mine[2]!)];
+  const dir = await mkdtemp(join(tmpdir(), 'grove-fetch-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const into = new ObjectStore(join(dir, 'chunks'));
+  const got = await pullBatch(a!.cell.client, { peerId: b!.id, url: b!.url }, into, ask);
+  assert.deepEqual(got, [{ hash: sha(mine[0]!), size: 1000 }, { hash: sha(mine[1]!), size: 70 * KiB }]);
+  assert.deepEqual(await into.get(sha(mine[1]!)), mine[1]);
+  assert.deepEqual(corrupt, [sha(mine[2]!)]);
+  // Another peer gets none of A's objects (the same empty answer as for objects it lacks).
+  const other = new ObjectStore(join(dir, 'other'));
+  assert.deepEqual(await pullBatch(c!.cell.client, { peerId: b!.id, url: b!.url }, other, ask.slice(0, 3)), []);
+  // Malformed requests.
+  for (const q of ['', 'xyz', sha(mine[0]!).toUpperCase(), sha(mine[0]!) + sha(mine[0]!), 'a'.repeat(64 * (MAX_FETCH_OBJECTS + 1))]) {
+    const { res } = await rawSigned(a!, b!, 'GET', `${FETCH_PATH}?hashes=${q}`);
+    assert.equal(res.status, 400, q.slice(0, 20));
+  }
+});
+
+test('a batch download that is not what was asked, or not what was signed, stores nothing', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'grove-fetch-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const into = new ObjectStore(join(dir, 'chunks'));
+  const x = randomBytes(3000);
+  const y = randomBytes(3000);
+  const fake = (bytes: Buffer, signed = sha(bytes)) => ({
+    download: (async (_u: string, _p: string, _path: string, sink: (body: Readable, expected: string) => Promise<unknown>) =>
+      ({ result: await sink(Readable.from([bytes]), signed), latencyMs: 0 })) as unknown as PeerClient['download'],
+  });
+  const route = { peerId: 'p', url: 'https://127.0.0.1:1' };
+  const peerError = (e: unknown) => e instanceof GroveError && e.code === 'PEER_ERROR';
+  await assert.rejects(pullBatch(fake(body([{ data: x }, { data: y }])), route, into, [sha(x)]), peerError, 'an object not asked for');
+  await assert.rejects(pullBatch(fake(body([{ data: y, hash: sha(x) }])), route, into, [sha(x)]), peerError, 'bytes of another object');
+  await assert.rejects(pullBatch(fake(body([{ data: x }]), sha(body([{ data: y }]))), route, into, [sha(x)]), peerError, 'not the signed body');
+  await assert.rejects(pullBatch(fake(body([{ data: x }]).subarray(0, 100)), route, into, [sha(x)]), peerError, 'cut short');
+  assert.equal(into.has(sha(x)) || into.has(sha(y)), false);
+  assert.deepEqual(await tempFiles(into.dir), []);
+  assert.deepEqual(await pullBatch(fake(body([{ data: x }])), route, into, [sha(x), sha(y)]), [{ hash: sha(x), size: 3000 }]);
+});
+
+test('a cell that lost its objects gets them back from a holder in batch downloads', async (t) => {
+  const [a, b] = await startCells(t, 2, { config: { replication: { factor: 1 } } });
+  await pairCells(a!, b!);
+  const manifests = await addFiles(a!, 30, 8 * KiB);
+  await a!.cell.sync.service.runNow();
+  const objs = [...manifests, ...manifests.map((m) => chunksOf(a!.cell.home.db, m)[0]!.hash)];
+  for (const h of objs) await a!.cell.home.objects.remove(h);
+  a!.cell.home.db.prepare('DELETE FROM objects').run();
+  const real = a!.cell.client;
+  let batches = 0;
+  let singles = 0;
+  const counting = Object.create(real) as PeerClient;
+  counting.download = ((url: string, peer: string, path: string, sink: never, opts?: Parameters<PeerClient['download']>[4]) => {
+    if (path.startsWith(`${FETCH_PATH}?`)) batches++;
+    else singles++;
+    return real.download(url, peer, path, sink, opts);
+  }) as PeerClient['download'];
+  const s = await runRound({ ...a!.cell.sync.env(), client: counting });
+  assert.equal(s.errors.length, 0, JSON.stringify(s.errors));
+  assert.equal(s.pulled, objs.length);
+  assert.equal(singles, 0);
+  assert.ok(batches >= 1 && batches <= 2, `${batches} batch downloads`);
+  for (const h of objs) assert.equal(await a!.cell.home.objects.check(h), 'ok');
+  assert.equal(getObject(a!.cell.home.db, manifests[0]!)?.kind, 'manifest');
+  assert.deepEqual(await tempFiles(a!.cell.home.objects.dir), []);
 });
