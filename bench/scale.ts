@@ -203,7 +203,13 @@ function initCell(home: string, name: string): string {
 async function reusePair(work: string, name: string): Promise<Pair> {
   const owner = join(work, name);
   const holder = join(work, `${name}-holder`);
-  const id = (home: string) => (JSON.parse(grove(home, ['--json', 'id'])) as { id: string }).id;
+  const id = (home: string) => {
+    // The first command of this build on the home also runs the migrations it brings.
+    const t0 = performance.now();
+    const out = (JSON.parse(grove(home, ['--json', 'id'])) as { id: string }).id;
+    log(`  ${home}: first command ${((performance.now() - t0) / 1000).toFixed(1)} s (with any new migration)`);
+    return out;
+  };
   return { owner, holder, ownerId: id(owner), holderId: id(holder), holderPort: await freePort() };
 }
 
