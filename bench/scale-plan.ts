@@ -24,6 +24,8 @@ export async function planProbe(home: string): Promise<PlanFigures> {
     const now = Date.now();
     const peers = new PeerRegistry(db, () => now).list().map((p) => ({ id: p.id, preferred: p.preferred, online: true, lastSeen: now, score: 1 }));
     const objects = db.prepare("SELECT COUNT(*) FROM objects WHERE owner = ? AND present = 1 AND kind IN ('chunk', 'manifest')").pluck().get(selfId) as number;
+    // A whole plan, even where the last round found nothing to do (it would skip the catalog).
+    db.prepare("DELETE FROM meta WHERE key = 'plan_settled_at'").run();
     const t0 = performance.now();
     const { plan } = await planFromCatalog(db, selfId, { factor: config.replication.factor, now, offlineGraceMs: config.replication.offline_grace_s * 1000, peers }, {
       pause: () => new Promise<void>((resolve) => setImmediate(resolve)),

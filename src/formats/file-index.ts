@@ -78,8 +78,12 @@ export function openIndex(master: Uint8Array, expectedOwner: string, bytes: Uint
 // `{owner, section, items}` sealed under the index key, AAD `grove-index-page-v1\n` ‖ owner.
 // Its integrity comes from its hash, which the signed index names.
 
-/** Most items in one index page (a files page is ~350 KB of JSON, well within an object). */
-export const INDEX_PAGE_ITEMS = 1000;
+/**
+ * Most items in one index page: a files page is ~90 KB of JSON, well within an object, and
+ * small enough that building one allocates no large-object space (the cell's memory stays flat
+ * while it writes a few hundred of them).
+ */
+export const INDEX_PAGE_ITEMS = 250;
 
 export interface IndexPage {
   owner: string;

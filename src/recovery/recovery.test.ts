@@ -21,7 +21,7 @@ test('a long file listing is kept in index pages that change only where the list
   const version = (i: number) => insertVersion(db, {
     path: `/data/f${i}`, name: `f${i}`, version: 1, size: i, file_hash: h(i), manifest_hash: h(1_000_000 + i), chunks: 0, added_at: i,
   }, []);
-  db.transaction(() => { for (let i = 1; i <= 2 * INDEX_PAGE_ITEMS + 500; i++) version(i); })();
+  db.transaction(() => { for (let i = 1; i <= 2 * INDEX_PAGE_ITEMS + INDEX_PAGE_ITEMS / 2; i++) version(i); })();
   const sections = new IndexSections();
   sections.register(filesSection({ db, objects, master: keys.master, selfId: keys.cellId }));
   let clock = 1000;
@@ -40,14 +40,14 @@ test('a long file listing is kept in index pages that change only where the list
   for (const p of [first.index, ...first.pages]) assert.ok(objects.has(p));
   const idx = openIndex(keys.master, keys.cellId, await objects.get(first.index));
   assert.ok(isPagedSection(idx.files));
-  assert.deepEqual(idx.files, { pages: first.pages, count: 2 * INDEX_PAGE_ITEMS + 500 });
+  assert.deepEqual(idx.files, { pages: first.pages, count: 2 * INDEX_PAGE_ITEMS + INDEX_PAGE_ITEMS / 2 });
   const items = (await readPages(d, 'files', idx.files, () => Promise.resolve(true))) as IndexFile[];
   assert.deepEqual(items.map((f) => f.manifest_hash).sort(), listVersions(db, { versions: true }).map((f) => f.manifest_hash).sort());
 
   assert.deepEqual(await refresh(), first, 'nothing changed: the same index');
   assert.equal(getMeta(db, 'index_created_at'), '2000', 'and nothing was built');
 
-  version(2 * INDEX_PAGE_ITEMS + 501);
+  version(2 * INDEX_PAGE_ITEMS + INDEX_PAGE_ITEMS / 2 + 1);
   const added = await refresh();
   assert.notEqual(added.index, first.index);
   assert.deepEqual(added.pages.slice(0, 2), first.pages.slice(0, 2), 'a new version changes only the last page');

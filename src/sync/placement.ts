@@ -256,27 +256,45 @@ export class PlanBuilder {
   private readonly kept: ObjectState[] = [];
   private atRiskCount = 0;
   private candidates = 0;
+  private readonly live: Set<string>;
 
   constructor(private readonly ctx: PlanContext, private readonly maxObjects = Infinity) {
     this.factor = ctx.factor ?? DEFAULT_REPLICATION_FACTOR;
     validateContext(ctx, this.factor);
     if (!(maxObjects >= 1)) throw badInput('a plan needs room for at least one object');
     this.peers = indexPeers(ctx.peers);
+    this.live = new Set(livePeers(ctx.peers, ctx.now, ctx.offlineGraceMs));
   }
 
   add(objects: readonly PlacedObject[], holders: Readonly<Record<string, readonly Holder[]>>): void {
-    validateObjects(objects);
-    const view: CopyView = { now: this.ctx.now, offlineGraceMs: this.ctx.offlineGraceMs, holders, peers: this.ctx.peers };
-    for (const o of objects) {
-      const s = objectState(o, view, this.peers);
-      if (s.copies < this.factor) this.atRiskCount++;
-      if (s.copies !== this.factor) {
-        this.candidates++;
-        this.kept.push(s);
-      }
-    }
+    for (const o of objects) this.addObject(o, holders[o.hash] ?? []);
+  }
+
+  /** One object and all its records. */
+  addObject(o: PlacedObject, holders: readonly Holder[]): void {
+    validateObjects([o]);
+    // Most objects have exactly `factor` healthy copies and need nothing: counted here without
+    // building their state (a million objects a round).
+    if (this.healthyCopies(holders) === this.factor) return;
+    const s = objectState(o, { now: this.ctx.now, offlineGraceMs: this.ctx.offlineGraceMs, holders: { [o.hash]: holders }, peers: this.ctx.peers }, this.peers);
+    if (s.copies < this.factor) this.atRiskCount++;
+    this.candidates++;
+    this.kept.push(s);
     // Sorting once the list holds twice the room keeps memory bounded at O(maxObjects log n) work.
     if (this.kept.length > 2 * this.maxObjects) this.trim();
+  }
+
+  /** Distinct live peers with a confirmed record: `objectState(…).copies`, without its allocations. */
+  private healthyCopies(holders: readonly Holder[]): number {
+    let n = 0;
+    for (let i = 0; i < holders.length; i++) {
+      const h = holders[i]!;
+      if (h.state !== 'confirmed' || !this.live.has(h.peer)) continue;
+      let seen = false;
+      for (let j = 0; j < i && !seen; j++) seen = holders[j]!.peer === h.peer && holders[j]!.state === 'confirmed';
+      if (!seen) n++;
+    }
+    return n;
   }
 
   finish(): PagedPlan {

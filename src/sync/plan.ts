@@ -1,6 +1,6 @@
 import type { DB } from '../store/db.js';
 import { getMeta, setMeta } from '../store/db.js';
-import { DEFAULT_REPLICATION_FACTOR, PlanBuilder, livePeers, type Holder, type PagedPlan, type PlanContext, type PlacedObject } from './placement.js';
+import { DEFAULT_REPLICATION_FACTOR, PlanBuilder, livePeers, type Holder, type PagedPlan, type PlanContext } from './placement.js';
 
 // The placement plan of this cell's own objects from placement.db: reads the catalog a page
 // at a time, with the placement records of that page only, and feeds the policy
@@ -8,7 +8,7 @@ import { DEFAULT_REPLICATION_FACTOR, PlanBuilder, livePeers, type Holder, type P
 // round saves how many objects were at risk, which `grove status` reports without counting.
 
 /** Objects read per page (and per statement). */
-export const PLAN_PAGE = 2000;
+export const PLAN_PAGE = 1000;
 /** Most objects one round's plan acts on, most at risk first; the rest wait for the next round. */
 export const PLAN_MAX_OBJECTS = 20_000;
 
@@ -46,23 +46,33 @@ export async function planFromCatalog(db: DB, selfId: string, ctx: PlanContext, 
   if (getMeta(db, 'plan_settled_at') === mark) {
     return { plan: { push: [], release: [], atRisk: [], atRiskCount: 0, candidates: 0 }, pinned: new Set(), seq };
   }
-  // In rowid order (the table's own order, no index): each page starts where the last ended.
-  const page = db.prepare(`SELECT rowid AS r, hash, size FROM objects NOT INDEXED
-    WHERE rowid > ? AND owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY rowid LIMIT ?`);
-  const records = db.prepare('SELECT hash, peer_id, state FROM placements WHERE hash IN (SELECT value FROM json_each(?))');
+  // A page of objects in rowid order (the table's own order, no index; each page starts where
+  // the last ended), each with its records: one row per record, rows of an object together.
+  // Raw rows and no statement left open across the pause: other work may use the database.
+  const page = db.prepare(`SELECT o.rowid, o.hash, o.size, p.peer_id, p.state FROM (
+      SELECT rowid, hash, size FROM objects NOT INDEXED
+      WHERE rowid > ? AND owner = ? AND present = 1 AND kind IN ('chunk', 'manifest') ORDER BY rowid LIMIT ?
+    ) o LEFT JOIN placements p ON p.hash = o.hash ORDER BY o.rowid`).raw();
   const pinned = new Set<string>();
   for (let after = 0; ;) {
-    const rows = page.all(after, selfId, limit) as (PlacedObject & { r: number })[];
+    const rows = page.all(after, selfId, limit) as [number, string, number, string | null, string | null][];
     if (rows.length === 0) break;
-    after = rows[rows.length - 1]!.r;
-    const holders: Record<string, Holder[]> = {};
-    for (const p of records.all(JSON.stringify(rows.map((o) => o.hash))) as { hash: string; peer_id: string; state: string }[]) {
-      if (p.state === 'pinned') pinned.add(`${p.hash}/${p.peer_id}`);
-      // A pinned copy is a confirmed copy to the policy.
-      (holders[p.hash] ??= []).push({ peer: p.peer_id, state: p.state === 'releasing' ? 'releasing' : 'confirmed' });
+    let objects = 0;
+    for (let i = 0; i < rows.length;) {
+      const [rowid, hash, size] = rows[i]!;
+      const holders: Holder[] = [];
+      for (; i < rows.length && rows[i]![0] === rowid; i++) {
+        const [, , , peer, state] = rows[i]!;
+        if (peer === null || state === null) continue;
+        if (state === 'pinned') pinned.add(`${hash}/${peer}`);
+        // A pinned copy is a confirmed copy to the policy.
+        holders.push({ peer, state: state === 'releasing' ? 'releasing' : 'confirmed' });
+      }
+      builder.addObject({ hash, size }, holders);
+      after = rowid;
+      objects++;
     }
-    builder.add(rows.map((o) => ({ hash: o.hash, size: o.size })), holders);
-    if (rows.length < limit) break;
+    if (objects < limit) break;
     await opts.pause?.();
   }
   const plan = builder.finish();
