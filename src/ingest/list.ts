@@ -33,8 +33,12 @@ export function* lsPages(db: DB, opts: { versions?: boolean; pageSize?: number }
   for (const page of versionPages(db, opts)) yield page.map(lsRow);
 }
 
-/** What the columns of a listing need to be wide enough: the longest name and the highest version. */
+/**
+ * What the columns of a listing need to be wide enough: the longest name and the highest
+ * version, each read from its own index, not from every version.
+ */
 export function listWidths(db: DB): { name: number; version: number } {
-  const r = db.prepare('SELECT MAX(LENGTH(name)) AS name, MAX(version) AS version FROM files').get() as { name: number | null; version: number | null };
-  return { name: r.name ?? 0, version: r.version ?? 0 };
+  const name = db.prepare('SELECT MAX(length(name)) FROM files').pluck().get() as number | null;
+  const version = db.prepare('SELECT MAX(version) FROM files').pluck().get() as number | null;
+  return { name: name ?? 0, version: version ?? 0 };
 }

@@ -57,7 +57,9 @@ export async function buildIndex(d: RecoveryDeps, now: number): Promise<BuiltInd
     const value: PagedSection = { pages: [], count: 0 };
     for (const items of section.pages()) {
       const page = { owner: d.selfId, section: section.name, items };
-      const key = sha256Hex(canonicalJson(page));
+      // Only a fingerprint: the section's pages are deterministic, so the plain serialization
+      // will do (canonical JSON, much dearer, is made only to seal a new page).
+      const key = sha256Hex(JSON.stringify(page));
       let hash = previous[key];
       if (!hash || !d.objects.has(hash)) {
         const bytes = sealIndexPage(d.master, page);

@@ -435,4 +435,14 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 48,
+    name: 'listing-widths',
+    sql: `
+      -- The widest name and the highest version, so \`grove ls\` sizes its columns before its
+      -- first page without reading every version.
+      CREATE INDEX files_name_length ON files(length(name));
+      CREATE INDEX files_version ON files(version);
+    `,
+  },
 ];
