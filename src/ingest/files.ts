@@ -1,4 +1,4 @@
-import type { DB } from '../store/db.js';
+import { cached, type DB } from '../store/db.js';
 import type { ChunkInfo } from '../formats/manifest.js';
 import { isHash } from '../crypto/encoding.js';
 import { isAbsolute, resolve } from 'node:path';
@@ -21,7 +21,7 @@ export interface FileVersion {
 }
 
 export function latestVersion(db: DB, path: string): FileVersion | undefined {
-  return db.prepare('SELECT * FROM files WHERE path = ? ORDER BY version DESC LIMIT 1').get(path) as FileVersion | undefined;
+  return cached(db, 'SELECT * FROM files WHERE path = ? ORDER BY version DESC LIMIT 1').get(path) as FileVersion | undefined;
 }
 
 export function versionsOf(db: DB, path: string): FileVersion[] {
@@ -39,9 +39,9 @@ export function byManifest(db: DB, manifestHash: string): FileVersion | undefine
 
 /** Inserts one version and its chunk list (call inside the add transaction). */
 export function insertVersion(db: DB, v: Omit<FileVersion, 'id'>, chunks: ChunkInfo[]): void {
-  db.prepare(`INSERT INTO files(path, name, version, size, file_hash, manifest_hash, chunks, added_at)
+  cached(db, `INSERT INTO files(path, name, version, size, file_hash, manifest_hash, chunks, added_at)
     VALUES (@path, @name, @version, @size, @file_hash, @manifest_hash, @chunks, @added_at)`).run(v);
-  const ins = db.prepare('INSERT OR IGNORE INTO file_chunks(manifest_hash, idx, hash, size) VALUES (?, ?, ?, ?)');
+  const ins = cached(db, 'INSERT OR IGNORE INTO file_chunks(manifest_hash, idx, hash, size) VALUES (?, ?, ?, ?)');
   for (const c of chunks) ins.run(v.manifest_hash, c.index, c.hash, c.size);
 }
 

@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import type { DB } from '../store/db.js';
+import { cached, type DB } from '../store/db.js';
 
 // The `source_stats` table: the stat of each added path when its latest version was
 // recorded. `grove add` of a path whose size, mtime, ctime, inode and device all match, and
@@ -36,17 +36,17 @@ export function sameStat(a: SourceStat, b: SourceStat): boolean {
 
 /** The manifest a path had when it last matched `st`, if it is recorded and matches. */
 export function unchangedManifest(db: DB, path: string, st: SourceStat): string | undefined {
-  const row = db.prepare('SELECT * FROM source_stats WHERE path = ?').get(path) as (SourceStat & { manifest_hash: string }) | undefined;
+  const row = cached(db, 'SELECT * FROM source_stats WHERE path = ?').get(path) as (SourceStat & { manifest_hash: string }) | undefined;
   return row && sameStat(row, st) ? row.manifest_hash : undefined;
 }
 
 /** Records (or, with `st` undefined, forgets) the stat of a path's latest version. */
 export function recordSourceStat(db: DB, path: string, manifestHash: string, st: SourceStat | undefined): void {
   if (!st) {
-    db.prepare('DELETE FROM source_stats WHERE path = ?').run(path);
+    cached(db, 'DELETE FROM source_stats WHERE path = ?').run(path);
     return;
   }
-  db.prepare(`INSERT INTO source_stats(path, size, mtime_ns, ctime_ns, ino, dev, manifest_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
+  cached(db, `INSERT INTO source_stats(path, size, mtime_ns, ctime_ns, ino, dev, manifest_hash) VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns,
       ino = excluded.ino, dev = excluded.dev, manifest_hash = excluded.manifest_hash`)
     .run(path, st.size, st.mtime_ns, st.ctime_ns, st.ino, st.dev, manifestHash);

@@ -1,5 +1,5 @@
 import type { DB } from './db.js';
-import { nextCounter } from './db.js';
+import { cached, nextCounter } from './db.js';
 
 // The objects and object_refs tables: which objects this cell holds, who holds a reference
 // to each (one per owner: the same bytes stored by two owners are charged to and listed for
@@ -33,14 +33,15 @@ export function recordObject(db: DB, o: { hash: string; size: number; kind: Obje
  */
 export function recordObjects(db: DB, objects: { hash: string; size: number; kind: ObjectKind; owner: string }[], now: number): number {
   if (objects.length === 0) return 0;
-  const present = db.prepare('SELECT present FROM objects WHERE hash = ?').pluck();
-  const upsert = db.prepare(`INSERT INTO objects(hash, size, kind, owner, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+  // Compiled once per database (`cached`): this runs per object on a holder and per file on add.
+  const present = cached(db, 'SELECT present FROM objects WHERE hash = ?');
+  const upsert = cached(db, `INSERT INTO objects(hash, size, kind, owner, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
     ON CONFLICT(hash) DO UPDATE SET size = excluded.size, kind = excluded.kind, owner = excluded.owner,
       seq = excluded.seq, present = 1, added_at = excluded.added_at`);
-  const refPresent = db.prepare('SELECT present FROM object_refs WHERE hash = ? AND owner = ?').pluck();
-  const upsertRef = db.prepare(`INSERT INTO object_refs(hash, owner, size, kind, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
+  const refPresent = cached(db, 'SELECT present FROM object_refs WHERE hash = ? AND owner = ?');
+  const upsertRef = cached(db, `INSERT INTO object_refs(hash, owner, size, kind, seq, present, added_at) VALUES (?, ?, ?, ?, ?, 1, ?)
     ON CONFLICT(hash, owner) DO UPDATE SET size = excluded.size, kind = excluded.kind, seq = excluded.seq, present = 1, added_at = excluded.added_at`);
-  const counter = db.prepare("SELECT value FROM meta WHERE key = 'object_seq'").pluck().get() as string | undefined;
+  const counter = (cached(db, "SELECT value FROM meta WHERE key = 'object_seq'").get() as { value: string } | undefined)?.value;
   let seq = counter === undefined ? 0 : Number(counter);
   let changed = 0;
   const seen = new Set<string>();
@@ -49,8 +50,8 @@ export function recordObjects(db: DB, objects: { hash: string; size: number; kin
     if (seen.has(key)) continue;
     seen.add(key);
     // One seq per change: a new object and its first reference share it.
-    const newObject = present.get(o.hash) !== 1;
-    const newRef = refPresent.get(o.hash, o.owner) !== 1;
+    const newObject = (present.get(o.hash) as { present: number } | undefined)?.present !== 1;
+    const newRef = (refPresent.get(o.hash, o.owner) as { present: number } | undefined)?.present !== 1;
     if (!newObject && !newRef) continue;
     ++seq;
     if (newObject) upsert.run(o.hash, o.size, o.kind, o.owner, seq, now);
@@ -58,7 +59,7 @@ export function recordObjects(db: DB, objects: { hash: string; size: number; kin
     changed++;
   }
   if (changed) {
-    db.prepare("INSERT INTO meta(key, value) VALUES ('object_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(seq));
+    cached(db, "INSERT INTO meta(key, value) VALUES ('object_seq', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(seq));
   }
   return changed;
 }

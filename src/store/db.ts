@@ -57,6 +57,25 @@ export function migrate(db: DB, migrations: Migration[]): void {
   }
 }
 
+const statements = new WeakMap<DB, Map<string, Database.Statement>>();
+
+/**
+ * A prepared statement for `sql`, compiled once per database and kept: for the statements a
+ * bulk path runs once per file or per object (compiling one costs about as much as running
+ * it several times). Only for statements used with `.get`, `.all` and `.run` as they come:
+ * a cached statement must not have its mode changed (`.pluck()`, `.raw()`), and one that is
+ * busy (an open `.iterate()`) is not handed out again.
+ */
+export function cached(db: DB, sql: string): Database.Statement {
+  let m = statements.get(db);
+  if (!m) statements.set(db, (m = new Map()));
+  const hit = m.get(sql);
+  if (hit && !hit.busy) return hit;
+  const s = db.prepare(sql);
+  if (!hit) m.set(sql, s);
+  return s;
+}
+
 /** A value from the `meta` key-value table. */
 export function getMeta(db: DB, key: string): string | undefined {
   return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;

@@ -92,10 +92,15 @@ export class ObjectStore {
   async stage(hash: string, data: Uint8Array, opts: { replace?: boolean } = {}): Promise<StagedObject | undefined> {
     const path = this.pathOf(hash);
     if (!opts.replace && existsSync(path)) return undefined;
-    const dir = join(this.dir, hash.slice(0, 2));
-    await mkdir(dir, { recursive: true });
+    let dir = await this.shardDir(hash);
     const tmp = join(dir, `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
+    const create = () => open(tmp, 'wx', 0o644);
+    const fh = await create().catch(async (e: unknown) => {
+      // The shard directory went away since it was made (a sweep of empty shards): once more.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      dir = await this.shardDir(hash, true);
+      return create();
+    }).catch((e: unknown) => { throw asDiskFull(e); });
     const discard = async () => {
       await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
