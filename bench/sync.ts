@@ -27,7 +27,7 @@ import { initHome } from '../src/home/home.js';
 import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
-import { transportFigures } from './transport.js';
+import { socketCeiling, transportFigures } from './transport.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const grove = join(root, 'bin', 'grove');
@@ -186,13 +186,16 @@ async function idleRoundBytes(base: string, n: number): Promise<number> {
   }
 }
 
-function printTransport(tr: Awaited<ReturnType<typeof transportFigures>>): void {
+function printTransport(tr: Awaited<ReturnType<typeof transportFigures>>, ceiling?: Awaited<ReturnType<typeof socketCeiling>>): void {
   const mbs = (f: { bytes: number; seconds: number }) => f.bytes / 1e6 / f.seconds;
   console.log('transport (same objects, receiver in its own process, 4 uploads in flight, whole objects as cells send them, page cache only):');
   console.log(`  plain HTTP                 ${mbs(tr.plain).toFixed(1)} MB/s`);
   console.log(`  TLS 1.3 direct             ${mbs(tr.tls).toFixed(1)} MB/s (${(mbs(tr.tls) / mbs(tr.plain)).toFixed(2)}x plain, target ≥ 0.9)`);
   console.log(`  TLS 1.3 through a relay    ${mbs(tr.relayed).toFixed(1)} MB/s (${(mbs(tr.relayed) / mbs(tr.tls)).toFixed(2)}x direct, target ≥ 0.6; relay rate limits raised out of the way)`);
   console.log(`  relay peak RSS: ${tr.relayRss1.toFixed(0)} MB after 1 stream, ${tr.relayRss50.toFixed(0)} MB after 50 concurrent streams (target ≤ 100)`);
+  if (ceiling) {
+    console.log(`  Node's bare sockets, one connection, nothing done with the bytes: TCP ${mbs(ceiling.tcp).toFixed(1)} MB/s, TLS 1.3 ${mbs(ceiling.tls).toFixed(1)} MB/s (${(mbs(ceiling.tls) / mbs(ceiling.tcp)).toFixed(2)}x TCP: the ceiling of TLS in Node here)`);
+  }
 }
 
 async function transportOnly(size: number): Promise<void> {
@@ -210,8 +213,9 @@ async function transportOnly(size: number): Promise<void> {
       spawnSync('mkdir', ['-p', dir]);
       return dir;
     }, grove);
+    const ceiling = await socketCeiling(size);
     console.log(`data: ${files.length} objects, ${(size / 2 ** 20).toFixed(0)} MiB`);
-    printTransport(tr);
+    printTransport(tr, ceiling);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
@@ -312,6 +316,7 @@ async function main(): Promise<void> {
       spawnSync('mkdir', ['-p', dir]);
       return dir;
     }, grove);
+    const ceiling = quick ? undefined : await socketCeiling(Math.min(size, 2 ** 30));
     const idle: [number, number][] = [];
     if (!quick) for (const n of [100, 1000, 10_000]) idle.push([n, await idleRoundBytes(base, n)]);
     const row = (name: string, bytes: number, sec: number, mbs: number) =>
@@ -334,7 +339,7 @@ async function main(): Promise<void> {
     if (pull) console.log(`pull back (A lost its objects, one round fetches them from B): ${pull.pulled} objects in ${pull.seconds.toFixed(2)} s`);
     if (!tr) return;
     console.log('');
-    printTransport(tr);
+    printTransport(tr, ceiling);
     console.log('idle round bytes (both directions, on the holder\'s sockets):');
     for (const [n, bytes] of idle) console.log(`  ${String(n).padStart(6)} objects: ${bytes} bytes`);
   } finally {

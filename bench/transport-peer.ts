@@ -4,10 +4,16 @@
 // through a relay (a RelayLink hands it the relay's streams). Prints one JSON line once
 // ready: {"port": P}. Stops on SIGTERM.
 //
-//   node dist/bench/transport-peer.js plain|tls DEST_DIR [RELAY_URL]   (key: $GROVE_BENCH_KEY, PKCS#8 PEM)
+// `raw-tcp` and `raw-tls` are the ceiling of Node's sockets themselves: a bare TCP or TLS
+// server (the same certificate and cipher suites as a cell) that counts what it reads, with
+// no HTTP and no file, and answers "ok" when the caller ends its side.
+//
+//   node dist/bench/transport-peer.js plain|tls|raw-tcp|raw-tls DEST_DIR [RELAY_URL]   (key: $GROVE_BENCH_KEY, PKCS#8 PEM)
 
 import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -32,9 +38,30 @@ function sink(dest: string): RequestListener {
   };
 }
 
+/** Reads everything, answers "ok" once the caller ended its side. */
+function counter(socket: Socket): void {
+  socket.on('data', () => {});
+  socket.on('end', () => socket.end('ok'));
+  socket.on('error', () => socket.destroy());
+}
+
 async function main(): Promise<void> {
   const [mode, dest, relayUrl] = process.argv.slice(2);
-  if ((mode !== 'plain' && mode !== 'tls') || !dest) throw new Error('usage: transport-peer plain|tls DEST [RELAY_URL]');
+  if (mode === 'raw-tcp' || mode === 'raw-tls') {
+    let server;
+    if (mode === 'raw-tcp') {
+      server = createNetServer(counter);
+    } else {
+      const keys = keyPairFromPem(process.env.GROVE_BENCH_KEY ?? '');
+      const id = await makeTlsIdentity(keys.privateKey, keys.publicKey);
+      server = createTlsServer({ ...id, minVersion: TLS_MIN_VERSION, ciphers: TLS_CIPHERSUITES }, counter);
+    }
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
+    process.once('SIGTERM', () => server.close());
+    return;
+  }
+  if ((mode !== 'plain' && mode !== 'tls') || !dest) throw new Error('usage: transport-peer plain|tls|raw-tcp|raw-tls DEST [RELAY_URL]');
   let server: Server;
   let link: RelayLink | undefined;
   const stop = new AbortController();

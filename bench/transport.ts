@@ -11,6 +11,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent as HttpAgent, type Agent } from 'node:http';
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { dialRelay } from '../src/relay/dial.js';
 export interface Figure { bytes: number; seconds: number }
 
 /** The receiving cell: bench/transport-peer.ts in its own process; resolves once it listens. */
-async function startPeer(mode: 'plain' | 'tls', dest: string, keyPem?: string, relayUrl?: string): Promise<{ child: ChildProcess; port: number }> {
+async function startPeer(mode: 'plain' | 'tls' | 'raw-tcp' | 'raw-tls', dest: string, keyPem?: string, relayUrl?: string): Promise<{ child: ChildProcess; port: number }> {
   const script = fileURLToPath(new URL('./transport-peer.js', import.meta.url));
   const child = spawn(process.execPath, [script, mode, dest, ...(relayUrl ? [relayUrl] : [])], {
     stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(keyPem ? { GROVE_BENCH_KEY: keyPem } : {}) },
@@ -133,4 +134,50 @@ export async function transportFigures(files: string[], dest: (name: string) => 
   await Promise.all([stopPeer(plainPeer), stopPeer(tlsPeer)]);
   relay.child.kill('SIGTERM');
   return { plain: ways[0]!.fig, tls: ways[1]!.fig, relayed: ways[2]!.fig, relayRss1, relayRss50 };
+}
+
+/**
+ * The ceiling of Node's own sockets on this machine: `bytes` written in 4 MiB pieces over one
+ * bare TCP connection and over one bare TLS 1.3 connection (the cells' certificate and cipher
+ * suites) to a process that only counts them. No HTTP, no file, no hashing: what is left of
+ * the TLS figure against TCP is the cost of Node's TLS itself (its reads come 16 KiB at a
+ * time, one record each, against 64 KiB on TCP). The two take turns, 3 times each.
+ */
+export async function socketCeiling(bytes: number): Promise<{ tcp: Figure; tls: Figure }> {
+  const callee = generateEd25519();
+  const calleeId = cellIdFromPublic(callee.publicRaw);
+  const pem = callee.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const tcpPeer = await startPeer('raw-tcp', '-');
+  const tlsPeer = await startPeer('raw-tls', '-', pem);
+  const piece = Buffer.alloc(4 * 1024 * 1024, 0x5a);
+  const send = async (socket: Socket): Promise<Figure> => {
+    const t0 = performance.now();
+    const done = new Promise<void>((res, rej) => {
+      socket.on('data', () => {});
+      socket.once('end', () => res());
+      socket.once('error', rej);
+    });
+    for (let sent = 0; sent < bytes; sent += piece.length) {
+      if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
+    }
+    socket.end();
+    await done;
+    socket.destroy();
+    return { bytes, seconds: (performance.now() - t0) / 1000 };
+  };
+  const out = { tcp: { bytes: 0, seconds: 0 }, tls: { bytes: 0, seconds: 0 } };
+  try {
+    for (let r = 0; r < 3; r++) {
+      const tcp = tcpConnect(tcpPeer.port, '127.0.0.1');
+      tcp.setNoDelay(true);
+      await new Promise((res, rej) => tcp.once('connect', res).once('error', rej));
+      const a = await send(tcp);
+      const b = await send(await connectToCell({ host: '127.0.0.1', port: tlsPeer.port }, calleeId));
+      out.tcp.bytes += a.bytes; out.tcp.seconds += a.seconds;
+      out.tls.bytes += b.bytes; out.tls.seconds += b.seconds;
+    }
+  } finally {
+    await Promise.all([stopPeer(tcpPeer), stopPeer(tlsPeer)]);
+  }
+  return out;
 }
