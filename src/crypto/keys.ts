@@ -56,11 +56,21 @@ export function cellIdFromPublic(raw: Uint8Array): string {
   return toBase32(raw);
 }
 
+/** Cell IDs whose key objects are kept: every signed request parses its sender's key otherwise. */
+const PUBLIC_CACHE_SIZE = 256;
+const publicCache = new Map<string, KeyObject>();
+
 export function publicFromCellId(id: string): KeyObject {
+  const hit = publicCache.get(id);
+  if (hit) return hit;
   if (!isCellId(id)) throw badInput('not a cell ID');
   const raw = fromBase32(id);
   if (raw.length !== 32) throw badInput('not a cell ID');
-  return ed25519PublicFromRaw(raw);
+  const key = ed25519PublicFromRaw(raw);
+  // Strangers may name any ID: the oldest entry goes once the cache is full.
+  if (publicCache.size >= PUBLIC_CACHE_SIZE) publicCache.delete(publicCache.keys().next().value!);
+  publicCache.set(id, key);
+  return key;
 }
 
 export function signBytes(privateKey: KeyObject, data: Uint8Array): Buffer {

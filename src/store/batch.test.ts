@@ -72,3 +72,27 @@ test('a short write (bytes missing) fails that object alone and leaves no temp f
   assert.equal(!bad.ok && bad.error.code, 'DISK_FULL');
   assert.deepEqual(await files(s), [sha(ok)]);
 });
+
+test('readInto reads an object into a reused buffer, declines one too large for it, and reports a missing one', async (t) => {
+  const s = await store(t);
+  const small = randomBytes(1000);
+  const big = randomBytes(5000);
+  await s.put(small);
+  await s.put(big);
+  const buf = Buffer.alloc(4096, 0xee);
+  assert.equal(await s.readInto(sha(small), buf), 1000);
+  assert.deepEqual(buf.subarray(0, 1000), small);
+  assert.equal(await s.readInto(sha(big), buf), undefined);
+  await assert.rejects(s.readInto('ab'.repeat(32), buf), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'NOT_FOUND');
+  await assert.rejects(s.readInto('../etc/passwd', buf), (e: unknown) => (e as { code?: string }).code === 'BAD_INPUT');
+});
+
+test('a shard directory removed after the store made it is made again', async (t) => {
+  const s = await store(t);
+  const a = randomBytes(100);
+  const hash = sha(a);
+  await s.shardDir(hash);
+  await rm(join(s.dir, hash.slice(0, 2)), { recursive: true });
+  await s.put(a);
+  assert.deepEqual(await s.readUnverified(hash), a);
+});

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { objectCommitted } from './fault.js';
-import { open, readFile, mkdir, rename, unlink, readdir, stat } from 'node:fs/promises';
+import { open, readFile, mkdir, rename, unlink, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -52,6 +52,23 @@ export class ObjectStore {
     return dir;
   }
 
+  /**
+   * A new temp file beside where object `hash` goes, in its shard directory (made once per
+   * store, and again if it went away meanwhile).
+   */
+  private async openTemp(hash: string): Promise<{ dir: string; tmp: string; fh: FileHandle }> {
+    const name = `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`;
+    let dir = await this.shardDir(hash);
+    try {
+      return { dir, tmp: join(dir, name), fh: await open(join(dir, name), 'wx', 0o644) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw asDiskFull(e);
+    }
+    dir = await this.shardDir(hash, true);
+    const fh = await open(join(dir, name), 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
+    return { dir, tmp: join(dir, name), fh };
+  }
+
   /** Path of an object. Only a valid 64-hex hash ever reaches the filesystem. */
   pathOf(hash: string): string {
     if (!isHash(hash)) throw badInput('invalid object hash');
@@ -92,15 +109,7 @@ export class ObjectStore {
   async stage(hash: string, data: Uint8Array, opts: { replace?: boolean } = {}): Promise<StagedObject | undefined> {
     const path = this.pathOf(hash);
     if (!opts.replace && existsSync(path)) return undefined;
-    let dir = await this.shardDir(hash);
-    const tmp = join(dir, `${TMP_PREFIX}${hash}.${randomBytes(6).toString('hex')}`);
-    const create = () => open(tmp, 'wx', 0o644);
-    const fh = await create().catch(async (e: unknown) => {
-      // The shard directory went away since it was made (a sweep of empty shards): once more.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      dir = await this.shardDir(hash, true);
-      return create();
-    }).catch((e: unknown) => { throw asDiskFull(e); });
+    const { dir, tmp, fh } = await this.openTemp(hash);
     const discard = async () => {
       await fh.close().catch(() => {});
       await unlink(tmp).catch(() => {});
@@ -149,10 +158,7 @@ export class ObjectStore {
    */
   async putStream(expected: string, body: Readable, maxBytes = MAX_OBJECT_BYTES): Promise<{ size: number; written: boolean }> {
     const path = this.pathOf(expected);
-    const dir = join(this.dir, expected.slice(0, 2));
-    await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `${TMP_PREFIX}${expected}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
+    const { dir, tmp, fh } = await this.openTemp(expected);
     const h = createHash('sha256');
     // Objects are small (≤ maxBytes, ~4 MiB): collect the pieces and write them in one call
     // once the hash matched, instead of one awaited write per 64 KiB piece.
@@ -206,6 +212,33 @@ export class ObjectStore {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${hash} is missing`, { hash });
       throw e;
+    }
+  }
+
+  /**
+   * Reads an object (unverified) into `buf` and returns its length, or undefined when it is
+   * larger than `buf` (the caller reads it otherwise). For senders that reuse their buffers.
+   */
+  async readInto(hash: string, buf: Buffer): Promise<number | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.pathOf(hash), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`object ${hash} is missing`, { hash });
+      throw e;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size > buf.length) return undefined;
+      let off = 0;
+      while (off < size) {
+        const { bytesRead } = await fh.read(buf, off, size - off, off);
+        if (bytesRead === 0) break; // shrank meanwhile: what is there is sent, and the holder's hash check refuses it
+        off += bytesRead;
+      }
+      return off;
+    } finally {
+      await fh.close().catch(() => {});
     }
   }
 
