@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile, readFile, rm, readdir } from 'node:fs/promises';
+import { writeFile, readFile, rm } from 'node:fs/promises';
+import Database from 'better-sqlite3';
 import { openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, runGrove } from '../helpers/ingest.js';
@@ -69,7 +70,9 @@ test('CLI: sync, ls copies, status at_risk, total loss → key import, pair, res
   // A chunk goes bad on the new machine: verify finds it, --repair brings it back from a holder.
   const v0 = await groveJson<{ missing: string[]; corrupt: string[] }>(A2, 'verify');
   assert.deepEqual(v0.corrupt, []);
-  flipMiddleByte(await pickObject(join(A2, 'chunks')));
+  // A chunk of report.pdf, which B holds: not just any object, since A2's new recovery index
+  // pages may not have reached a peer yet, and those only A2 has could not be repaired.
+  flipMiddleByte(firstChunkOf(A2, 'report.pdf'));
   const bad = await runGrove(A2, ['--json', 'verify'], { env: CLI_ENV });
   assert.equal(bad.code, 1);
   assert.equal((JSON.parse(bad.stdout) as { corrupt: string[] }).corrupt.length, 1);
@@ -81,11 +84,16 @@ test('CLI: sync, ls copies, status at_risk, total loss → key import, pair, res
   for (const d of [a2, b, c]) assert.equal(await d.stop(), 0);
 });
 
-async function pickObject(chunksDir: string): Promise<string> {
-  for (const shard of (await readdir(chunksDir)).sort()) {
-    for (const n of await readdir(join(chunksDir, shard))) if (/^[0-9a-f]{64}$/.test(n)) return join(chunksDir, shard, n);
+function firstChunkOf(home: string, name: string): string {
+  const db = new Database(join(home, 'placement.db'), { readonly: true });
+  try {
+    const hash = db.prepare(`SELECT c.hash FROM file_chunks c JOIN files f ON f.manifest_hash = c.manifest_hash
+      WHERE f.name = ? ORDER BY c.idx LIMIT 1`).pluck().get(name) as string | undefined;
+    if (!hash) throw new Error(`no chunk recorded for ${name}`);
+    return join(home, 'chunks', hash.slice(0, 2), hash);
+  } finally {
+    db.close();
   }
-  throw new Error('no object');
 }
 
 function flipMiddleByte(path: string): void {
