@@ -1,3 +1,4 @@
+import { durably } from '../store/db.js';
 import type { HolderContext } from '../peers/context.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
 import { getObject, objectLookups, recordObjects, type ObjectKind, type ObjectLookups } from '../store/catalog.js';
@@ -131,7 +132,7 @@ export class UploadGate {
   record(items: readonly { a: Admission; size: number; kind: ObjectKind }[]): ObjectKind[] {
     const { db } = this.ctx.home;
     const now = this.ctx.clock();
-    return db.transaction(() => {
+    return durably(db, () => {
       const rows: { hash: string; size: number; kind: ObjectKind; owner: string }[] = [];
       const kinds = items.map(({ a, size, kind }) => {
         if (a.own) {
@@ -144,7 +145,7 @@ export class UploadGate {
       });
       recordObjects(db, rows, now);
       return kinds;
-    })();
+    });
   }
 }
 

@@ -1,3 +1,4 @@
+import { durably } from '../store/db.js';
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { basename } from 'node:path';
@@ -194,7 +195,7 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
       path: sourcePath, name, version, size, file_hash: fileHashHex, manifest_hash: manifestHash,
       chunks: sealed.chunks.length, added_at: syncedAt,
     };
-    const committed = db.transaction(() => {
+    const committed = durably(db, () => {
       // Another `grove add` of the same path may have committed a version meanwhile.
       if (!same && (latestVersion(db, sourcePath)?.version ?? 0) !== version - 1) return false;
       recordObjects(db, [
@@ -204,7 +205,7 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
       if (!same) insertVersion(db, row, sealed.chunks);
       if (tracked) recordSourceStat(db, sourcePath, manifestHash, stat);
       return true;
-    }).immediate();
+    });
     if (committed) return resultOf(row, sealed.newChunks, same);
     if (attempt >= MAX_VERSION_RETRIES) {
       throw new GroveError('CONFLICT', `${sourcePath} is being added concurrently; try again`);

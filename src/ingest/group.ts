@@ -1,3 +1,4 @@
+import { durably } from '../store/db.js';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -240,7 +241,7 @@ async function commitBatch(ctx: IngestContext, items: Staged[], cb: ManyCallback
   }
   const now = (ctx.now ?? Date.now)();
   const retry: Staged[] = [];
-  db.transaction(() => {
+  durably(db, () => {
     for (const s of items) {
       if (s.unchanged) {
         if (s.stat) recordSourceStat(db, s.path, s.row.manifest_hash, s.stat);
@@ -255,7 +256,7 @@ async function commitBatch(ctx: IngestContext, items: Staged[], cb: ManyCallback
       insertVersion(db, s.row, s.chunks);
       recordSourceStat(db, s.path, s.row.manifest_hash, s.stat);
     }
-  }).immediate();
+  });
   for (const s of items) {
     if (!retry.includes(s)) cb.onResult(resultOf(s.row, s.newChunks, s.unchanged));
   }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
-import { openDb } from './db.js';
+import { openDb, durably, getMeta, setMeta } from './db.js';
 import { GroveError } from '../errors.js';
 import { tempDir } from '../../test/helpers/ingest.js';
 
@@ -37,4 +37,26 @@ test('a damaged page: the full check finds it at open; the schema check leaves i
   const cheap = openDb(path);
   t.after(() => cheap.close());
   assert.throws(() => cheap.prepare('SELECT SUM(size) FROM files').get(), /malformed/);
+});
+
+test('a durable commit runs at synchronous FULL and leaves the connection at NORMAL, also when it throws', async (t) => {
+  const dir = await tempDir(t);
+  const db = openDb(join(dir, 'placement.db'));
+  t.after(() => db.close());
+  const level = () => db.pragma('synchronous', { simple: true });
+  assert.equal(level(), 1);
+  const seen = durably(db, () => {
+    setMeta(db, 'k', 'v');
+    return level();
+  });
+  assert.equal(seen, 2);
+  assert.equal(level(), 1);
+  assert.equal(getMeta(db, 'k'), 'v');
+  assert.throws(() => durably(db, () => {
+    setMeta(db, 'k', 'w');
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(getMeta(db, 'k'), 'v', 'rolled back');
+  assert.equal(level(), 1);
+  assert.throws(() => db.transaction(() => durably(db, () => 1))(), (e: unknown) => e instanceof GroveError && e.code === 'INTERNAL');
 });

@@ -76,6 +76,25 @@ export function cached(db: DB, sql: string): Database.Statement {
   return s;
 }
 
+/**
+ * Runs `fn` in an IMMEDIATE transaction whose commit survives a power cut, not only a crash.
+ * The database runs with `synchronous = NORMAL`, where a WAL commit is safe from a killed
+ * process but may roll back if the machine loses power before the next checkpoint; for this
+ * one commit it is FULL, so SQLite fsyncs the WAL before the commit returns. For what is
+ * promised once it returns: a version `grove add` reports (its file key lives only in that
+ * row), an object a holder confirms. Must not be called inside another transaction (SQLite
+ * cannot change the level there).
+ */
+export function durably<T>(db: DB, fn: () => T): T {
+  if (db.inTransaction) throw new GroveError('INTERNAL', 'a durable commit cannot run inside another transaction');
+  db.pragma('synchronous = FULL');
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
+}
+
 /** A value from the `meta` key-value table. */
 export function getMeta(db: DB, key: string): string | undefined {
   return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
