@@ -213,7 +213,7 @@ async function transportOnly(size: number): Promise<void> {
       spawnSync('mkdir', ['-p', dir]);
       return dir;
     }, grove);
-    const ceiling = await socketCeiling(size);
+    const ceiling = await socketCeiling(Math.min(size, 2 ** 30));
     console.log(`data: ${files.length} objects, ${(size / 2 ** 20).toFixed(0)} MiB`);
     printTransport(tr, ceiling);
   } finally {

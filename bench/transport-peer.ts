@@ -38,8 +38,12 @@ function sink(dest: string): RequestListener {
   };
 }
 
+const rawSockets = new Set<Socket>();
+
 /** Reads everything, answers "ok" once the caller ended its side. */
 function counter(socket: Socket): void {
+  rawSockets.add(socket);
+  socket.once('close', () => rawSockets.delete(socket));
   socket.on('data', () => {});
   socket.on('end', () => socket.end('ok'));
   socket.on('error', () => socket.destroy());
@@ -58,7 +62,10 @@ async function main(): Promise<void> {
     }
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port })}\n`);
-    process.once('SIGTERM', () => server.close());
+    process.once('SIGTERM', () => {
+      server.close();
+      for (const sock of rawSockets) sock.destroy();
+    });
     return;
   }
   if ((mode !== 'plain' && mode !== 'tls') || !dest) throw new Error('usage: transport-peer plain|tls|raw-tcp|raw-tls DEST [RELAY_URL]');

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request, Agent as HttpAgent, type Agent } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -157,13 +158,19 @@ export async function socketCeiling(bytes: number): Promise<{ tcp: Figure; tls: 
       socket.once('end', () => res());
       socket.once('error', rej);
     });
-    for (let sent = 0; sent < bytes; sent += piece.length) {
-      if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
+    let sent = 0;
+    try {
+      while (sent < bytes) {
+        const n = Math.min(piece.length, bytes - sent);
+        sent += n;
+        if (!socket.write(n === piece.length ? piece : piece.subarray(0, n))) await Promise.race([once(socket, 'drain'), done]);
+      }
+      socket.end();
+      await done;
+    } finally {
+      socket.destroy();
     }
-    socket.end();
-    await done;
-    socket.destroy();
-    return { bytes, seconds: (performance.now() - t0) / 1000 };
+    return { bytes: sent, seconds: (performance.now() - t0) / 1000 };
   };
   const out = { tcp: { bytes: 0, seconds: 0 }, tls: { bytes: 0, seconds: 0 } };
   try {

@@ -62,7 +62,12 @@ const publicCache = new Map<string, KeyObject>();
 
 export function publicFromCellId(id: string): KeyObject {
   const hit = publicCache.get(id);
-  if (hit) return hit;
+  if (hit) {
+    // Least recently used goes first: strangers naming new IDs cannot push out the peers in use.
+    publicCache.delete(id);
+    publicCache.set(id, hit);
+    return hit;
+  }
   if (!isCellId(id)) throw badInput('not a cell ID');
   const raw = fromBase32(id);
   if (raw.length !== 32) throw badInput('not a cell ID');

@@ -50,6 +50,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Largest response body accepted when buffering. */
   maxBytes?: number;
+  /**
+   * Called once the request body has been handed to the connection in full (for TLS:
+   * encrypted), so a Buffer body is no longer read. A peer may answer before that; a caller
+   * that reuses its body buffer waits for this, not for the answer.
+   */
+  onBodySent?: () => void;
 }
 
 export interface PeerResponse<T = unknown> {
@@ -209,7 +215,7 @@ export class PeerClient {
       else if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
       const started = performance.now();
       try {
-        const res = await this.exchange(route, peerId, path, method, headers, body, signal);
+        const res = await this.exchange(route, peerId, path, method, headers, body, signal, opts.onBodySent);
         return { res, started, sentBytes, nonce, release };
       } catch (e) {
         // Typically a pooled keep-alive connection the peer had already closed (it restarted or
@@ -224,7 +230,8 @@ export class PeerClient {
   }
 
   /** One HTTP exchange: resolves when the response headers have arrived. */
-  private exchange(route: URL, peerId: string, path: string, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<Reply> {
+  private exchange(route: URL, peerId: string, path: string, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal,
+    onBodySent?: () => void): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const agent = this.agentFor(route, peerId);
       const req = httpRequest({ host: route.hostname, path, method, headers: { host: route.host, ...headers }, agent, signal }, (res) => {
@@ -235,6 +242,7 @@ export class PeerClient {
         });
       });
       req.on('error', reject);
+      if (onBodySent) req.once('finish', onBodySent);
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
       else {

@@ -62,7 +62,8 @@ const statements = new WeakMap<DB, Map<string, Database.Statement>>();
 /**
  * A prepared statement for `sql`, compiled once per database and kept: for the statements a
  * bulk path runs once per file or per object (compiling one costs about as much as running
- * it several times). Only for statements used with `.get`, `.all` and `.run` as they come:
+ * it several times). Only for constant SQL (each text is kept for the database's life), and
+ * for statements used with `.get`, `.all` and `.run` as they come:
  * a cached statement must not have its mode changed (`.pluck()`, `.raw()`), and one that is
  * busy (an open `.iterate()`) is not handed out again.
  */
@@ -87,11 +88,11 @@ export function cached(db: DB, sql: string): Database.Statement {
  */
 export function durably<T>(db: DB, fn: () => T): T {
   if (db.inTransaction) throw new GroveError('INTERNAL', 'a durable commit cannot run inside another transaction');
-  db.pragma('synchronous = FULL');
+  cached(db, 'PRAGMA synchronous = FULL').run();
   try {
     return db.transaction(fn).immediate();
   } finally {
-    db.pragma('synchronous = NORMAL');
+    cached(db, 'PRAGMA synchronous = NORMAL').run();
   }
 }
 

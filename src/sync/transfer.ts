@@ -25,13 +25,16 @@ import type { Route } from '../peers/link.js';
  */
 export async function pushObject(client: PeerClient, route: Route, objects: ObjectStore, hash: string, kind: ObjectKind, signal?: AbortSignal): Promise<number> {
   const buf = sendBuffers.pop() ?? Buffer.allocUnsafeSlow(SEND_BUFFER_BYTES);
-  let done = false;
+  // Reusable once nothing reads it any more: before the request, or once its body was handed
+  // over in full. Not merely once the holder answered: a holder may answer early.
+  let free = true;
   try {
     const n = await objects.readInto(hash, buf);
     const data = n === undefined ? await objects.readUnverified(hash) : buf.subarray(0, n);
+    free = false;
     try {
       const r = await client.call<{ stored?: boolean; hash?: string }>(route.url, route.peerId, 'PUT', `/api/objects/${hash}?kind=${kind}`, {
-        body: data, bodySha256: hash, signal, timeoutMs: 120_000,
+        body: data, bodySha256: hash, signal, timeoutMs: 120_000, onBodySent: () => { free = true; },
       });
       if (r.data?.hash !== undefined && r.data.hash !== hash) throw new GroveError('PEER_ERROR', 'holder confirmed another object');
     } catch (e) {
@@ -40,12 +43,11 @@ export async function pushObject(client: PeerClient, route: Route, objects: Obje
       }
       throw e;
     }
-    done = true;
     return data.length;
   } finally {
-    // Reused only after the holder answered (every byte left): a failed request may still
-    // hold the buffer in a socket being torn down, so that one is left to the GC.
-    if (done && sendBuffers.length < SEND_BUFFERS_KEPT) sendBuffers.push(buf);
+    // A request cut before its body was sent may still hold the buffer in a socket being torn
+    // down: that one is left to the GC.
+    if (free && sendBuffers.length < SEND_BUFFERS_KEPT) sendBuffers.push(buf);
   }
 }
 
