@@ -39,6 +39,8 @@ interface Reply {
   status: number;
   headers: { get(name: string): string | null };
   body: IncomingMessage;
+  /** Whether the request body has been handed to the connection in full (TLS: encrypted). */
+  bodySent(): boolean;
 }
 
 export interface CallOptions {
@@ -50,12 +52,6 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Largest response body accepted when buffering. */
   maxBytes?: number;
-  /**
-   * Called once the request body has been handed to the connection in full (for TLS:
-   * encrypted), so a Buffer body is no longer read. A peer may answer before that; a caller
-   * that reuses its body buffer waits for this, not for the answer.
-   */
-  onBodySent?: () => void;
 }
 
 export interface PeerResponse<T = unknown> {
@@ -64,6 +60,12 @@ export interface PeerResponse<T = unknown> {
   latencyMs: number;
   bytesReceived: number;
   bytesSent: number;
+  /**
+   * Whether the request body had been handed to the connection in full (for TLS: encrypted)
+   * by the time the answer was read. A peer may answer early; a caller that reuses the
+   * buffer it sent may do so only when this is true.
+   */
+  bodySent: boolean;
 }
 
 export const DEFAULT_MAX_RESPONSE = 8 * 1024 * 1024;
@@ -137,7 +139,7 @@ export class PeerClient {
       const e = (data ?? {}) as { error?: string; message?: string };
       throw new GroveError('PEER_ERROR', `peer refused: ${res.status} ${typeof e.error === 'string' ? e.error : ''} ${typeof e.message === 'string' ? e.message.slice(0, 200) : ''}`.trim(), { status: res.status, code: e.error });
     }
-    return { status: res.status, data: data as T, latencyMs, bytesReceived: body.length, bytesSent: sentBytes };
+    return { status: res.status, data: data as T, latencyMs, bytesReceived: body.length, bytesSent: sentBytes, bodySent: res.bodySent() };
   }
 
   /**
@@ -215,7 +217,7 @@ export class PeerClient {
       else if (Buffer.isBuffer(body)) headers['content-length'] = body.length;
       const started = performance.now();
       try {
-        const res = await this.exchange(route, peerId, path, method, headers, body, signal, opts.onBodySent);
+        const res = await this.exchange(route, peerId, path, method, headers, body, signal);
         return { res, started, sentBytes, nonce, release };
       } catch (e) {
         // Typically a pooled keep-alive connection the peer had already closed (it restarted or
@@ -230,8 +232,7 @@ export class PeerClient {
   }
 
   /** One HTTP exchange: resolves when the response headers have arrived. */
-  private exchange(route: URL, peerId: string, path: string, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal,
-    onBodySent?: () => void): Promise<Reply> {
+  private exchange(route: URL, peerId: string, path: string, method: string, headers: Record<string, string | number>, body: Buffer | Readable | undefined, signal: AbortSignal): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const agent = this.agentFor(route, peerId);
       const req = httpRequest({ host: route.hostname, path, method, headers: { host: route.host, ...headers }, agent, signal }, (res) => {
@@ -239,10 +240,10 @@ export class PeerClient {
           status: res.statusCode ?? 0,
           headers: { get: (name) => { const v = res.headers[name.toLowerCase()]; return typeof v === 'string' ? v : null; } },
           body: res,
+          bodySent: () => req.writableFinished,
         });
       });
       req.on('error', reject);
-      if (onBodySent) req.once('finish', onBodySent);
       if (body === undefined) req.end();
       else if (Buffer.isBuffer(body)) req.end(body);
       else {

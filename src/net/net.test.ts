@@ -44,6 +44,9 @@ test('signed request and response round trip', async (t) => {
   assert.deepEqual(r.data.q, { x: '1' });
   const p = await client.call<{ got: unknown }>(url, bId, 'POST', '/api/echo', { json: { hello: 'world' } });
   assert.deepEqual(p.data.got, { hello: 'world' });
+  // A peer that read the request before answering: its body was handed over in full (a
+  // sender may reuse the buffer it sent).
+  assert.equal(p.bodySent, true);
 });
 
 test('a route whose certificate is another cell\'s is refused before any request is sent', async (t) => {

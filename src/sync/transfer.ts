@@ -25,8 +25,9 @@ import type { Route } from '../peers/link.js';
  */
 export async function pushObject(client: PeerClient, route: Route, objects: ObjectStore, hash: string, kind: ObjectKind, signal?: AbortSignal): Promise<number> {
   const buf = sendBuffers.pop() ?? Buffer.allocUnsafeSlow(SEND_BUFFER_BYTES);
-  // Reusable once nothing reads it any more: before the request, or once its body was handed
-  // over in full. Not merely once the holder answered: a holder may answer early.
+  // Reusable while no request holds it, and after one that handed its body over in full (not
+  // merely one the holder answered: a holder may answer early). A request that failed may
+  // still hold it in a socket being torn down: that buffer is left to the GC.
   let free = true;
   try {
     const n = await objects.readInto(hash, buf);
@@ -34,8 +35,9 @@ export async function pushObject(client: PeerClient, route: Route, objects: Obje
     free = false;
     try {
       const r = await client.call<{ stored?: boolean; hash?: string }>(route.url, route.peerId, 'PUT', `/api/objects/${hash}?kind=${kind}`, {
-        body: data, bodySha256: hash, signal, timeoutMs: 120_000, onBodySent: () => { free = true; },
+        body: data, bodySha256: hash, signal, timeoutMs: 120_000,
       });
+      free = r.bodySent;
       if (r.data?.hash !== undefined && r.data.hash !== hash) throw new GroveError('PEER_ERROR', 'holder confirmed another object');
     } catch (e) {
       if (e instanceof GroveError && e.detail?.status === 400 && (await objects.check(hash)) === 'corrupt') {
@@ -45,8 +47,6 @@ export async function pushObject(client: PeerClient, route: Route, objects: Obje
     }
     return data.length;
   } finally {
-    // A request cut before its body was sent may still hold the buffer in a socket being torn
-    // down: that one is left to the GC.
     if (free && sendBuffers.length < SEND_BUFFERS_KEPT) sendBuffers.push(buf);
   }
 }
