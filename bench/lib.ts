@@ -11,6 +11,7 @@ import { once } from 'node:events';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
 
 /** The real executable, as users run it (bench code runs from dist/bench/). */
 export const GROVE = fileURLToPath(new URL('../../bin/grove', import.meta.url));
@@ -22,6 +23,15 @@ export function parseSize(s: string): number {
   if (!m) throw new Error(`bad size: ${s} (use e.g. 256M, 1G, 4G)`);
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
   return Math.round(Number(m[1]) * mult);
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
 }
 
 export function median(xs: number[]): number {

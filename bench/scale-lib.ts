@@ -4,13 +4,13 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 
-export const GROVE = fileURLToPath(new URL('../../bin/grove', import.meta.url));
+import { GROVE, freePort, median, peakRss } from './lib.js';
+
+export { GROVE, freePort, median };
 const TIME = '/usr/bin/time';
 
 export const BENCH_ENV = { GROVE_DASHBOARD_PASSWORD: 'bench-password-1' };
@@ -116,27 +116,7 @@ export async function startCell(home: string, port = 0): Promise<RunningCell> {
 
 /** VmHWM of a live process, bytes (NaN once it is gone). */
 export function peakRssOf(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return peakRss(pid) ?? NaN;
 }
 
 /** CPU, cores, memory, Node, and the load averages now. */

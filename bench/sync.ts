@@ -28,16 +28,10 @@ import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
 import { socketCeiling, transportFigures } from './transport.js';
+import { parseSize } from './lib.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const grove = join(root, 'bin', 'grove');
-
-function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)i?B?$/i.exec(s.trim());
-  if (!m) throw new Error(`bad size: ${s}`);
-  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2]!.toUpperCase() as '' | 'K' | 'M' | 'G'];
-  return Math.round(Number(m[1]) * mult);
-}
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

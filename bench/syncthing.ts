@@ -4,11 +4,10 @@
 
 import { type ChildProcess } from 'node:child_process';
 import { createWriteStream, linkSync, readFileSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { once } from 'node:events';
-import { TimeoutError, run, stopChild, treePeakRss, type Reaper } from './lib.js';
+import { TimeoutError, freePort, run, stopChild, treePeakRss, type Reaper } from './lib.js';
 
 export const SYNCTHING = 'syncthing';
 const FOLDER = 'bench';
@@ -50,15 +49,6 @@ export function configureSyncthingXml(xml: string, c: InstanceConfig): string {
   ];
   for (const [k, v] of options) s = set(s, new RegExp(`<${k}>[^<]*</${k}>`), `<${k}>${v}</${k}>`, k);
   return s;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** `syncthing --version` (1.x is what the targets were set against). */

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { writeFile, readFile, mkdir } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, tempHome, streamBytes } from '../../test/helpers/ingest.js';
+import { ingestSetup as setup, streamBytes } from '../../test/helpers/ingest.js';
 import { CHUNK_SIZE } from '../crypto/domains.js';
 import { fileKey } from '../crypto/kdf.js';
 import type { Home } from '../home/home.js';
 import { SealPool } from './pool.js';
-import { addFile, ingestBuffers, type AddResult, type IngestContext } from './add.js';
+import { addFile, type AddResult, type IngestContext } from './add.js';
 import { addMany, GROUP_FILES } from './group.js';
 import { restoreFile } from './restore.js';
 import { listVersions } from './files.js';
@@ -19,16 +19,6 @@ import { RACY_MARGIN_NS, trustworthy, sameStat, statOf } from './source-stats.js
 // unchanged files (source-stats.ts), in-process against real temp homes.
 
 const C = CHUNK_SIZE;
-
-async function setup(t: import('node:test').TestContext) {
-  const { home } = await tempHome(t);
-  const dir = await tempDir(t);
-  const pool = new SealPool();
-  t.after(() => pool.close());
-  let clock = 1_700_000_000_000;
-  const ctx: IngestContext = { home, pool, now: () => (clock += 1000), buffers: ingestBuffers(pool, 3, 2) };
-  return { home, dir, pool, ctx };
-}
 
 async function many(ctx: IngestContext, files: { path: string; size: number }[]) {
   const results: AddResult[] = [];

@@ -4,14 +4,13 @@ import { writeFile, readFile, readdir, unlink, stat } from 'node:fs/promises';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { tempDir, tempHome, streamBytes, objectFiles } from '../../test/helpers/ingest.js';
+import { tempDir, ingestSetup as setup, streamBytes, objectFiles } from '../../test/helpers/ingest.js';
 import { CHUNK_SIZE } from '../crypto/domains.js';
 import { fileKey } from '../crypto/kdf.js';
 import { sealManifest } from '../formats/manifest.js';
 import { GroveError } from '../errors.js';
 import type { Home } from '../home/home.js';
-import { SealPool } from './pool.js';
-import { addFile, ingestBuffers, type IngestContext } from './add.js';
+import { addFile, type IngestContext } from './add.js';
 import { restoreFile, loadManifest, readChunks } from './restore.js';
 import { chunksOf, listVersions, resolveFile } from './files.js';
 import { lsRows } from './list.js';
@@ -21,16 +20,6 @@ import { verifyStore } from './verify.js';
 // boundaries, dedup, versions, tamper detection, healing, crash-relevant ordering.
 
 const C = CHUNK_SIZE;
-
-async function setup(t: import('node:test').TestContext) {
-  const { home } = await tempHome(t);
-  const dir = await tempDir(t);
-  const pool = new SealPool();
-  t.after(() => pool.close());
-  let clock = 1_700_000_000_000;
-  const ctx: IngestContext = { home, pool, now: () => (clock += 1000), buffers: ingestBuffers(pool, 3, 2) };
-  return { home, dir, pool, ctx };
-}
 
 function keyOf(home: Home, fileHashHex: string): Buffer {
   return fileKey(home.keys.master, Buffer.from(fileHashHex, 'hex'));

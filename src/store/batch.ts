@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TMP_PREFIX, fsyncDir } from '../home/atomic.js';
-import { asDiskFull, diskFull } from '../guard/disk.js';
+import { asDiskFull } from '../guard/disk.js';
 import { GroveError } from '../errors.js';
 import { objectCommitted } from './fault.js';
-import type { ObjectStore } from './objects.js';
+import { writeSynced, type ObjectStore } from './objects.js';
 
 // Many objects made durable together (a peer's batch upload, docs/protocol.md "Batch
 // uploads"). Each object, already hash-checked, is written to a temp file beside its final
@@ -63,10 +63,10 @@ export class StagedBatch {
     const synced = this.limit(async () => {
       try {
         await this.store.shardDir(hash);
-        await writeSynced(tmp, pieces, size).catch(async (e: unknown) => {
+        await writeTemp(tmp, pieces, size).catch(async (e: unknown) => {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
           await this.store.shardDir(hash, true);
-          await writeSynced(tmp, pieces, size);
+          await writeTemp(tmp, pieces, size);
         });
       } finally {
         this.pendingBytes -= size;
@@ -158,13 +158,11 @@ export class StagedBatch {
  * Writes a new temp file, checks that every byte landed (a full disk may end a write short
  * without an error) and syncs it; on any failure the file is removed again.
  */
-async function writeSynced(tmp: string, pieces: readonly Buffer[], size: number): Promise<void> {
+async function writeTemp(tmp: string, pieces: readonly Buffer[], size: number): Promise<void> {
   const fh = await open(tmp, 'wx', 0o644).catch((e: unknown) => { throw asDiskFull(e); });
   let ok = false;
   try {
-    const { bytesWritten } = await fh.writev(pieces as Buffer[], 0);
-    if (bytesWritten !== size) throw diskFull();
-    await fh.sync();
+    await writeSynced(fh, pieces, size);
     ok = true;
   } catch (e) {
     throw asDiskFull(e);

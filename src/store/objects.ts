@@ -176,9 +176,7 @@ export class ObjectStore {
       if (h.digest('hex') !== expected) throw badInput('object does not match its hash');
       // A full disk may end a write short without an error: check every byte landed, and that
       // the file holds exactly them, before the object may become visible under its hash.
-      const { bytesWritten } = await fh.writev(pieces, 0);
-      if (bytesWritten !== size) throw diskFull();
-      await fh.sync();
+      await writeSynced(fh, pieces, size);
       if ((await fh.stat()).size !== size) throw diskFull();
       ok = true;
     } catch (e) {
@@ -351,4 +349,14 @@ export class ObjectStore {
     }
     return n;
   }
+}
+
+/**
+ * Writes `pieces` (`size` bytes in all) at the start of a new file in one call and fsyncs it.
+ * A full disk may end a write short without an error: that is a full disk too.
+ */
+export async function writeSynced(fh: FileHandle, pieces: readonly Buffer[], size: number): Promise<void> {
+  const { bytesWritten } = await fh.writev(pieces as Buffer[], 0);
+  if (bytesWritten !== size) throw diskFull();
+  await fh.sync();
 }

@@ -6,6 +6,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { initHome, openHome, type Home } from '../../src/home/home.js';
+import { SealPool } from '../../src/ingest/pool.js';
+import { ingestBuffers, type IngestContext } from '../../src/ingest/add.js';
 
 // Helpers for the storage-core tests : temp dirs and homes torn down by the test,
 // deterministic content, the chunks directory as a set, and the grove executable.
@@ -24,6 +26,20 @@ export async function tempHome(t: TestContext): Promise<{ root: string; home: Ho
   const home = openHome(root);
   t.after(() => home.close());
   return { root, home };
+}
+
+/**
+ * An ingest context over a fresh home (crypto pool, buffers, a clock that advances 1 s per
+ * reading) and a scratch directory, all removed after the test.
+ */
+export async function ingestSetup(t: TestContext): Promise<{ home: Home; dir: string; pool: SealPool; ctx: IngestContext }> {
+  const { home } = await tempHome(t);
+  const dir = await tempDir(t);
+  const pool = new SealPool();
+  t.after(() => pool.close());
+  let clock = 1_700_000_000_000;
+  const ctx: IngestContext = { home, pool, now: () => (clock += 1000), buffers: ingestBuffers(pool, 3, 2) };
+  return { home, dir, pool, ctx };
 }
 
 /** Deterministic bytes: SHA-256(seed ‖ uint64be(i)) for i = 0, 1, …, truncated to `size`. */

@@ -78,10 +78,13 @@ export interface NsDaemon {
   stderr: () => string;
 }
 
-/** `grove start` inside a namespace (default 0.0.0.0:7420); killed after the test if still running. */
-export async function startInNamespace(t: TestContext, ns: string, home: string, port = 7420, host = '0.0.0.0'): Promise<NsDaemon> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, GROVE_BIN, '--home', home, '--json', 'start', '--port', String(port), '--host', host, '--dashboard-port', '0'], {
-    env: { ...process.env, ...CLI_ENV }, stdio: ['ignore', 'pipe', 'pipe'],
+/**
+ * The `grove` executable with `args` inside a namespace, until its first line of stdout (the
+ * JSON its `--json` commands print once ready); killed after the test if still running.
+ */
+export async function groveInNamespace(t: TestContext, ns: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; first: string; stderr: () => string }> {
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, GROVE_BIN, ...args], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -90,13 +93,19 @@ export async function startInNamespace(t: TestContext, ns: string, home: string,
     child.kill('SIGTERM');
     await once(child, 'exit');
   });
-  const lines = createInterface({ input: child.stdout! });
   const first = await Promise.race([
-    once(lines, 'line').then(([l]) => l as string),
-    once(child, 'exit').then(([code]) => { throw new Error(`grove start in ${ns} exited with ${code}: ${stderr}`); }),
+    once(createInterface({ input: child.stdout! }), 'line').then(([l]) => l as string),
+    once(child, 'exit').then(([code]) => { throw new Error(`grove ${args.filter((a) => !a.startsWith('-'))[0] ?? ''} in ${ns} exited with ${code}: ${stderr}`); }),
   ]);
+  return { child, first, stderr: () => stderr };
+}
+
+/** `grove start` inside a namespace (default 0.0.0.0:7420); killed after the test if still running. */
+export async function startInNamespace(t: TestContext, ns: string, home: string, port = 7420, host = '0.0.0.0'): Promise<NsDaemon> {
+  const { child, first, stderr } = await groveInNamespace(t, ns,
+    ['--home', home, '--json', 'start', '--port', String(port), '--host', host, '--dashboard-port', '0'], CLI_ENV);
   const info = JSON.parse(first) as { id: string; api_url: string };
-  return { child, ...info, stderr: () => stderr };
+  return { child, ...info, stderr };
 }
 
 /** Runs a command inside a namespace to completion and returns its stdout. */

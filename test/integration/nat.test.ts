@@ -1,14 +1,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { writeFile, readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runGrove, GROVE_BIN, waitFor, tempDir } from '../helpers/ingest.js';
+import { runGrove, waitFor, tempDir } from '../helpers/ingest.js';
 import { CLI_ENV, groveJson } from '../helpers/cli.js';
-import { createNat, natUnavailable, startInNamespace, tcpConnectFrom, type Nat } from '../helpers/netns.js';
+import { createNat, groveInNamespace, natUnavailable, startInNamespace, tcpConnectFrom, type Nat } from '../helpers/netns.js';
 
 // A cell behind a real NAT: network namespaces inner --veth-- nat (MASQUERADE, forwarding
 // on, connections from outside refused) --veth-- outer, where the other cell and a real
@@ -28,21 +27,8 @@ function grove(home: string, ...args: string[]) {
 }
 
 async function startRelayIn(t: TestContext, ns: string, host: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, GROVE_BIN, '--json', 'relay', '--host', host, '--port', String(RELAY_PORT)], {
-    env: { ...process.env, GROVE_RELAY_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  t.after(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  });
-  const line = await Promise.race([
-    once(createInterface({ input: child.stdout! }), 'line').then(([l]) => l as string),
-    once(child, 'exit').then(([code]) => { throw new Error(`grove relay in ${ns} exited with ${code}: ${stderr}`); }),
-  ]);
-  return { child, url: (JSON.parse(line) as { url: string }).url };
+  const { child, first } = await groveInNamespace(t, ns, ['--json', 'relay', '--host', host, '--port', String(RELAY_PORT)], { GROVE_RELAY_LOG: 'warn' });
+  return { child, url: (JSON.parse(first) as { url: string }).url };
 }
 
 async function fileCount(dir: string): Promise<number> {
