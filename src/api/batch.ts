@@ -3,6 +3,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { HolderContext } from '../peers/context.js';
 import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
+import { committedAnyway } from '../store/db.js';
 import { StagedBatch } from '../store/batch.js';
 import type { ObjectKind } from '../store/catalog.js';
 import { BATCH_PATH, BatchParser, MAX_BATCH_BYTES, MAX_BATCH_OBJECTS, type BatchResult, type FrameHead } from '../formats/batch.js';
@@ -113,10 +114,10 @@ export function registerBatch(app: FastifyInstance, ctx: HolderContext, uploads:
       }
       let kinds: ObjectKind[];
       try {
-        kinds = uploads.record(accepted.map((f) => ({ a: f.a!, size: f.size, kind: f.head.kind! })));
+        kinds = await uploads.record(accepted.map((f) => ({ a: f.a!, size: f.size, kind: f.head.kind! })));
       } catch (e) {
         // Not recorded, so not kept: an unrecorded object would never be counted or released.
-        await stage.unpublish(accepted.map((f) => f.head.hash));
+        if (!committedAnyway(e)) await stage.unpublish(accepted.map((f) => f.head.hash));
         throw asDiskFull(e);
       }
       const results: BatchResult[] = frames.map((f) => (f.a

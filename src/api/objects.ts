@@ -3,6 +3,7 @@ import type { HolderContext } from '../peers/context.js';
 import { H } from '../net/signing.js';
 import { bodyStream, checkContentLength } from '../net/server.js';
 import { MAX_OBJECT_BYTES } from '../store/objects.js';
+import { committedAnyway } from '../store/db.js';
 import { hasRef, type ObjectKind } from '../store/catalog.js';
 import { grantedObject } from '../share/sent.js';
 import { heldForCreator } from '../share/received.js';
@@ -84,10 +85,10 @@ export function registerObjects(app: FastifyInstance, ctx: HolderContext, upload
         throw e;
       }
       try {
-        uploads.record([{ a, size: stored.size, kind }]);
+        await uploads.record([{ a, size: stored.size, kind }]);
       } catch (e) {
         // Not recorded, so not kept: an unrecorded object would never be counted or released.
-        if (stored.written && !a.present) await objects.remove(hash).catch(() => {});
+        if (stored.written && !a.present && !committedAnyway(e)) await objects.remove(hash).catch(() => {});
         throw asDiskFull(e);
       }
     } finally {

@@ -126,10 +126,11 @@ export class UploadGate {
 
   /**
    * Records stored objects in one transaction: the owner's reference (charged to it), or, for
-   * one of this cell's own objects, ours. Returns the kind each was recorded with. Throws
-   * (e.g. a full database) with nothing recorded.
+   * one of this cell's own objects, ours. Resolves, once the commit is durable, to the kind each
+   * was recorded with. Rejects with nothing recorded (e.g. a full database), or, if only the
+   * WAL's fsync failed, with the rows standing (`committedAnyway`).
    */
-  record(items: readonly { a: Admission; size: number; kind: ObjectKind }[]): ObjectKind[] {
+  record(items: readonly { a: Admission; size: number; kind: ObjectKind }[]): Promise<ObjectKind[]> {
     const { db } = this.ctx.home;
     const now = this.ctx.clock();
     return durably(db, () => {

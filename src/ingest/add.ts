@@ -195,7 +195,7 @@ async function addWithBuffers(ctx: IngestContext, buffers: ChunkBuffers, fh: Fil
       path: sourcePath, name, version, size, file_hash: fileHashHex, manifest_hash: manifestHash,
       chunks: sealed.chunks.length, added_at: syncedAt,
     };
-    const committed = durably(db, () => {
+    const committed = await durably(db, () => {
       // Another `grove add` of the same path may have committed a version meanwhile.
       if (!same && (latestVersion(db, sourcePath)?.version ?? 0) !== version - 1) return false;
       recordObjects(db, [

@@ -241,7 +241,7 @@ async function commitBatch(ctx: IngestContext, items: Staged[], cb: ManyCallback
   }
   const now = (ctx.now ?? Date.now)();
   const retry: Staged[] = [];
-  durably(db, () => {
+  await durably(db, () => {
     for (const s of items) {
       if (s.unchanged) {
         if (s.stat) recordSourceStat(db, s.path, s.row.manifest_hash, s.stat);

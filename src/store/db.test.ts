@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { openSync, writeSync, closeSync, writeFileSync } from 'node:fs';
-import { openDb, durably, getMeta, setMeta } from './db.js';
+import { openDb, durably, committedAnyway, getMeta, setMeta } from './db.js';
+import { GroupSync } from './wal-sync.js';
 import { GroveError } from '../errors.js';
 import { tempDir } from '../../test/helpers/ingest.js';
 
@@ -39,24 +40,48 @@ test('a damaged page: the full check finds it at open; the schema check leaves i
   assert.throws(() => cheap.prepare('SELECT SUM(size) FROM files').get(), /malformed/);
 });
 
-test('a durable commit runs at synchronous FULL and leaves the connection at NORMAL, also when it throws', async (t) => {
+test('a durable commit resolves only after the WAL sync that follows it; a throw records nothing', async (t) => {
   const dir = await tempDir(t);
   const db = openDb(join(dir, 'placement.db'));
   t.after(() => db.close());
-  const level = () => db.pragma('synchronous', { simple: true });
-  assert.equal(level(), 1);
-  const seen = durably(db, () => {
-    setMeta(db, 'k', 'v');
-    return level();
+  const seenInFlush: (string | undefined)[] = [];
+  let release!: () => void;
+  let entered!: () => void;
+  const inFlush = new Promise<void>((r) => { entered = r; });
+  const syncer = new GroupSync(async () => {
+    seenInFlush.push(getMeta(db, 'k')); // committed (visible) before the fsync
+    const held = new Promise<void>((r) => { release = r; });
+    entered();
+    await held;
   });
-  assert.equal(seen, 2);
-  assert.equal(level(), 1);
-  assert.equal(getMeta(db, 'k'), 'v');
-  assert.throws(() => durably(db, () => {
+  let done = false;
+  const p = durably(db, () => setMeta(db, 'k', 'v'), syncer).then(() => { done = true; });
+  await inFlush;
+  assert.deepEqual(seenInFlush, ['v']);
+  assert.equal(done, false, 'not promised before the fsync returns');
+  release();
+  await p;
+  assert.equal(done, true);
+  await assert.rejects(durably(db, () => {
     setMeta(db, 'k', 'w');
     throw new Error('boom');
   }), /boom/);
   assert.equal(getMeta(db, 'k'), 'v', 'rolled back');
-  assert.equal(level(), 1);
-  assert.throws(() => db.transaction(() => durably(db, () => 1))(), (e: unknown) => e instanceof GroveError && e.code === 'INTERNAL');
+  db.exec('BEGIN');
+  await assert.rejects(durably(db, () => 1), (e: unknown) => e instanceof GroveError && e.code === 'INTERNAL');
+  db.exec('ROLLBACK');
+  // The real WAL syncer runs on the real file.
+  assert.equal(await durably(db, () => { setMeta(db, 'k', 'x'); return 7; }), 7);
+  assert.equal(getMeta(db, 'k'), 'x');
+});
+
+test('a failed fsync after a durable commit says the rows stand', async (t) => {
+  const dir = await tempDir(t);
+  const db = openDb(join(dir, 'placement.db'));
+  t.after(() => db.close());
+  const failing = new GroupSync(() => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })));
+  const e = await durably(db, () => setMeta(db, 'k', 'v'), failing).catch((x: unknown) => x);
+  assert.ok(committedAnyway(e));
+  assert.equal(getMeta(db, 'k'), 'v');
+  assert.equal(committedAnyway(new GroveError('INTERNAL', 'x')), false);
 });

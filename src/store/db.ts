@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
+import { resolve } from 'node:path';
 import { GroveError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { walSyncer, type GroupSync } from './wal-sync.js';
 
 export type DB = Database.Database;
 
@@ -80,20 +82,32 @@ export function cached(db: DB, sql: string): Database.Statement {
 /**
  * Runs `fn` in an IMMEDIATE transaction whose commit survives a power cut, not only a crash.
  * The database runs with `synchronous = NORMAL`, where a WAL commit is safe from a killed
- * process but may roll back if the machine loses power before the next checkpoint; for this
- * one commit it is FULL, so SQLite fsyncs the WAL before the commit returns. For what is
- * promised once it returns: a version `grove add` reports (its file key lives only in that
- * row), an object a holder confirms. Must not be called inside another transaction (SQLite
- * cannot change the level there).
+ * process but may roll back if the machine loses power before the next checkpoint. Here the
+ * commit is followed by an fsync of the WAL, off the main thread and shared with the durable
+ * commits that land meanwhile (`walSyncer`): once the promise resolves, the commit is on disk,
+ * as with SQLite's `synchronous = FULL`. For what is promised once it returns: a version
+ * `grove add` reports (its file key lives only in that row), an object a holder confirms.
+ *
+ * If `fn` throws, nothing was recorded and that error is passed on. If the fsync fails, the
+ * commit stands (other statements may already see it) but is not promised: the error is a
+ * `GroveError` with `detail.committed = true`, so the caller must not undo what the rows name.
+ * Must not be called inside another transaction. `syncer` replaces the WAL's (tests).
  */
-export function durably<T>(db: DB, fn: () => T): T {
+export async function durably<T>(db: DB, fn: () => T, syncer?: GroupSync): Promise<T> {
   if (db.inTransaction) throw new GroveError('INTERNAL', 'a durable commit cannot run inside another transaction');
-  cached(db, 'PRAGMA synchronous = FULL').run();
+  const out = db.transaction(fn).immediate();
+  if (db.memory && !syncer) return out;
   try {
-    return db.transaction(fn).immediate();
-  } finally {
-    cached(db, 'PRAGMA synchronous = NORMAL').run();
+    await (syncer ?? walSyncer(resolve(db.name))).sync();
+  } catch (e) {
+    throw new GroveError('INTERNAL', `placement.db: the commit could not be made durable (${(e as Error).message})`, { committed: true });
   }
+  return out;
+}
+
+/** Whether `e` is a failed fsync after a durable commit (the rows stand). */
+export function committedAnyway(e: unknown): boolean {
+  return e instanceof GroveError && e.detail?.committed === true;
 }
 
 /** A value from the `meta` key-value table. */
