@@ -28,7 +28,7 @@ import type { BufferRing } from '../src/ingest/buffers.js';
 import { homePaths } from '../src/home/paths.js';
 import { chunksOf, manifestHashes } from '../src/ingest/files.js';
 import {
-  BENCH_PASSWORD, GROVE, Reaper, TimeoutError, ensureDebianTool, groveCli, initBenchHome, listObjects, machineInfo, measure, median,
+  BENCH_PASSWORD, GROVE, GROVE_CMD, Reaper, TimeoutError, ensureDebianTool, groveCli, initBenchHome, listObjects, machineInfo, measure, median,
   pairCells, prime, settle, startDaemon, writeRandomFile, writeRandomTree, run, type Daemon, type MachineInfo, type Measured,
 } from './lib.js';
 import { SYNCTHING, startSyncthingPair, syncthingVersion } from './syncthing.js';
@@ -157,7 +157,7 @@ async function groveAdd(reaper: Reaper, work: string, d: Data): Promise<Measured
     groveCli(home, ['init', '--name', 'bench']);
     settle();
     prime(work, d.bytes);
-    return await measure(process.execPath, [GROVE, '--home', home, 'add', d.path], { env: groveEnv, timeoutMs: deadlineMs(d.w), reaper });
+    return await measure(process.execPath, [...GROVE_CMD, '--home', home, 'add', d.path], { env: groveEnv, timeoutMs: deadlineMs(d.w), reaper });
   } finally {
     await reaper.remove(join(home, '..'));
     settle();
@@ -300,7 +300,7 @@ async function groveSync(reaper: Reaper, work: string, d: Data): Promise<SyncFig
     prime(work, d.bytes);
     const deadline = performance.now() + deadlineMs(d.w);
     const left = () => Math.max(1, deadline - performance.now());
-    const add = await measure(process.execPath, [GROVE, '--home', homeA, 'add', d.path], { env: groveEnv, timeoutMs: left(), reaper });
+    const add = await measure(process.execPath, [...GROVE_CMD, '--home', homeA, 'add', d.path], { env: groveEnv, timeoutMs: left(), reaper });
     // Not timed: A's restart, and what B must hold at the end: the added files' manifests
     // and chunks (A's own recovery index is rewritten by every round: not a fixed target).
     const expected = addedObjects(homeA);
@@ -312,7 +312,7 @@ async function groveSync(reaper: Reaper, work: string, d: Data): Promise<SyncFig
     let rounds = 0;
     for (;;) {
       rounds++;
-      const sync = await measure(process.execPath, [GROVE, '--home', homeA, '--json', 'sync'], { env: groveEnv, timeoutMs: left(), reaper, stdout: true });
+      const sync = await measure(process.execPath, [...GROVE_CMD, '--home', homeA, '--json', 'sync'], { env: groveEnv, timeoutMs: left(), reaper, stdout: true });
       seconds += sync.seconds;
       rssSync = Math.max(rssSync, sync.rss ?? 0);
       const held = new Set(listObjects(homePaths(homeB).chunks).map(objectName));
@@ -416,8 +416,8 @@ async function startupSection(reaper: Reaper, work: string, args: Args, s: Sampl
     const opts = { env: groveEnv, timeoutMs: 60_000, reaper };
     const steps: [string, string[]][] = [
       ['startup/node', ['-e', '0']],
-      ['startup/id', [GROVE, '--home', home, 'id']],
-      ['startup/status', [GROVE, '--home', home, 'status']],
+      ['startup/id', [...GROVE_CMD, '--home', home, 'id']],
+      ['startup/status', [...GROVE_CMD, '--home', home, 'status']],
     ];
     for (const [, argv] of steps) await measure(process.execPath, argv, opts); // warm the file cache
     const runs = startupRuns(args.runs);

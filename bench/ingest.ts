@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GROVE, ensureDebianTool, measure, median, parseSize, prime, run, settle, writeRandomFile, type Measured } from './lib.js';
+import { GROVE, GROVE_CMD, ensureDebianTool, measure, median, parseSize, prime, run, settle, writeRandomFile, type Measured } from './lib.js';
 
 interface Args {
   size: number;
@@ -92,14 +92,14 @@ async function main(): Promise<void> {
     let checked = false;
     const groveStep = async () => {
       const home = join(work, 'home');
-      run(process.execPath, [GROVE, '--home', home, 'init'], env);
+      run(process.execPath, [...GROVE_CMD, '--home', home, 'init'], env);
       settle();
       before();
-      samples.add!.push(await measure(process.execPath, [GROVE, '--home', home, 'add', src], { env }));
+      samples.add!.push(await measure(process.execPath, [...GROVE_CMD, '--home', home, 'add', src], { env }));
       settle();
       const restored = join(work, 'restored.bin');
       before();
-      samples.get!.push(await measure(process.execPath, [GROVE, '--home', home, 'get', 'data.bin', '-o', restored], { env }));
+      samples.get!.push(await measure(process.execPath, [...GROVE_CMD, '--home', home, 'get', 'data.bin', '-o', restored], { env }));
       if (!checked) {
         if (spawnSync('cmp', ['-s', src, restored]).status !== 0) throw new Error('grove get did not return the same bytes');
         checked = true;

@@ -12,9 +12,12 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
+import { nodeFlagsOf } from '../src/daemon/node-flags.js';
 
 /** The real executable, as users run it (bench code runs from dist/bench/). */
 export const GROVE = fileURLToPath(new URL('../../bin/grove', import.meta.url));
+/** How the benches start grove: through `node`, with the options of bin/grove's `#!` line, as `./bin/grove` runs. */
+export const GROVE_CMD: readonly string[] = [...nodeFlagsOf(GROVE), GROVE];
 export const BENCH_PASSWORD = 'bench-password-1';
 const TIME = '/usr/bin/time';
 
@@ -318,7 +321,7 @@ export function machineInfo(): MachineInfo {
 
 /** Runs a `grove` command against a home (not measured) and returns its stdout. */
 export function groveCli(home: string, args: string[], timeoutMs = 120_000): string {
-  return run(process.execPath, [GROVE, '--home', home, ...args], { GROVE_DASHBOARD_PASSWORD: BENCH_PASSWORD }, timeoutMs);
+  return run(process.execPath, [...GROVE_CMD, '--home', home, ...args], { GROVE_DASHBOARD_PASSWORD: BENCH_PASSWORD }, timeoutMs);
 }
 
 /**
@@ -342,7 +345,7 @@ export interface Daemon {
 
 /** `grove start` on loopback (random ports, dashboard on a random port too). */
 export async function startDaemon(home: string, reaper?: Reaper, timeoutMs = 60_000): Promise<Daemon> {
-  const args = [GROVE, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'];
+  const args = [...GROVE_CMD, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'];
   const opts = { stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, GROVE_DASHBOARD_PASSWORD: BENCH_PASSWORD } };
   const child = reaper ? reaper.spawn(process.execPath, args, opts) : spawn(process.execPath, args, opts);
   let out = '';

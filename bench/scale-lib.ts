@@ -8,9 +8,9 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 
-import { GROVE, freePort, median, peakRss } from './lib.js';
+import { GROVE, GROVE_CMD, freePort, median, peakRss } from './lib.js';
 
-export { GROVE, freePort, median };
+export { GROVE, GROVE_CMD, freePort, median };
 const TIME = '/usr/bin/time';
 
 export const BENCH_ENV = { GROVE_DASHBOARD_PASSWORD: 'bench-password-1' };
@@ -72,7 +72,7 @@ export async function measure(cmd: string, args: string[], opts: { env?: NodeJS.
 
 /** `grove --home HOME ARGS…`, synchronously; returns stdout, throws with stderr on failure. */
 export function grove(home: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [GROVE, '--home', home, ...args], {
+  const r = spawnSync(process.execPath, [...GROVE_CMD, '--home', home, ...args], {
     encoding: 'utf8', env: { ...process.env, ...BENCH_ENV }, maxBuffer: 256 * 1024 * 1024,
   });
   if (r.status !== 0) throw new Error(`grove ${args.join(' ')} failed: ${r.stderr}`);
@@ -89,7 +89,7 @@ export interface RunningCell {
 
 /** `grove start` on 127.0.0.1 (port 0 = any), dashboard on any port; resolves once it listens. */
 export async function startCell(home: string, port = 0): Promise<RunningCell> {
-  const child = spawn(process.execPath, [GROVE, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', String(port), '--dashboard-port', '0'],
+  const child = spawn(process.execPath, [...GROVE_CMD, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', String(port), '--dashboard-port', '0'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...BENCH_ENV } });
   let out = '';
   let err = '';

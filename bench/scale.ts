@@ -37,7 +37,7 @@ import { recordObjects } from '../src/store/catalog.js';
 import { insertVersion } from '../src/ingest/files.js';
 import { setInventorySeq } from '../src/sync/placements.js';
 import { getMeta } from '../src/store/db.js';
-import { GROVE, freePort, grove, machine, measure, median, startCell, type Measured, type RunningCell } from './scale-lib.js';
+import { GROVE_CMD, freePort, grove, machine, measure, median, startCell, type Measured, type RunningCell } from './scale-lib.js';
 import { planProbe } from './scale-plan.js';
 
 interface Args {
@@ -319,14 +319,14 @@ async function main(): Promise<void> {
       // Two rounds settle: the first places what is new (and the recovery index), the second
       // reads the holder's confirmations of it.
       for (let r = 0; r < 2; r++) {
-        const settle = await measure(process.execPath, [GROVE, '--home', home, '--json', 'sync'], { keepStdout: true });
+        const settle = await measure(process.execPath, [...GROVE_CMD, '--home', home, '--json', 'sync'], { keepStdout: true });
         log(`  ${name}: settling round ${settle.seconds.toFixed(2)} s: ${settle.stdout.trim().slice(0, 400)}`);
       }
       idle[name] = { bytes: [], seconds: [], summary: undefined };
       let cliRss = 0;
       for (let r = 0; r < args.runs; r++) {
         proxy.reset();
-        const m = await measure(process.execPath, [GROVE, '--home', home, '--json', 'sync'], { keepStdout: true });
+        const m = await measure(process.execPath, [...GROVE_CMD, '--home', home, '--json', 'sync'], { keepStdout: true });
         idle[name].bytes.push(proxy.bytes());
         idle[name].seconds.push(m.seconds);
         idle[name].summary = JSON.parse(m.stdout);
@@ -342,7 +342,7 @@ async function main(): Promise<void> {
     const timed = async (name: string, argv: string[], firstBytes?: number) => {
       const ms: Measured[] = [];
       try {
-        for (let r = 0; r < args.runs; r++) ms.push(await measure(process.execPath, [GROVE, '--home', big.owner, ...argv], { ...(firstBytes ? { firstBytes } : {}) }));
+        for (let r = 0; r < args.runs; r++) ms.push(await measure(process.execPath, [...GROVE_CMD, '--home', big.owner, ...argv], { ...(firstBytes ? { firstBytes } : {}) }));
       } catch (e) {
         failures[name] = (e instanceof Error ? e.message : String(e)).split(': ').slice(-1)[0]!.slice(0, 80);
         log(`  ${name} failed: ${failures[name]}`);
@@ -368,8 +368,8 @@ async function main(): Promise<void> {
     const lsEmpty: Measured[] = [];
     const statusSmall: Measured[] = [];
     for (let r = 0; r < args.runs; r++) {
-      lsEmpty.push(await measure(process.execPath, [GROVE, '--home', empty, 'ls']));
-      statusSmall.push(await measure(process.execPath, [GROVE, '--home', small.owner, 'status']));
+      lsEmpty.push(await measure(process.execPath, [...GROVE_CMD, '--home', empty, 'ls']));
+      statusSmall.push(await measure(process.execPath, [...GROVE_CMD, '--home', small.owner, 'status']));
     }
 
     const cellRss = { big: bigCell.peakRss(), holder: bigHolder.peakRss() };
@@ -388,7 +388,7 @@ async function main(): Promise<void> {
         for (const [label, size] of [['small', 1024], ['64MiB', 64 * 1024 * 1024]] as const) {
           const f = join(src, `${which}-${label}-${r}.bin`);
           writeRandom(f, size);
-          const m = await measure(process.execPath, [GROVE, '--home', home, 'add', f]);
+          const m = await measure(process.execPath, [...GROVE_CMD, '--home', home, 'add', f]);
           adds[`${which} ${label}`]!.push(m.seconds);
           if (which === 'big') addRss = Math.max(addRss, m.rss ?? 0);
           rmSync(f);

@@ -29,9 +29,11 @@ import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
 import { socketCeiling, transportFigures } from './transport.js';
 import { parseSize } from './lib.js';
+import { nodeFlagsOf } from '../src/daemon/node-flags.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const grove = join(root, 'bin', 'grove');
+const groveCmd = [...nodeFlagsOf(grove), grove];
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,7 +41,7 @@ function arg(name: string, def: string): string {
 }
 
 function cli(home: string, args: string[]): string {
-  const r = spawnSync(process.execPath, [grove, '--home', home, ...args], {
+  const r = spawnSync(process.execPath, [...groveCmd, '--home', home, ...args], {
     encoding: 'utf8', env: { ...process.env, GROVE_DASHBOARD_PASSWORD: 'bench-password-1' }, maxBuffer: 64 * 1024 * 1024,
   });
   if (r.status !== 0) throw new Error(`grove ${args.join(' ')} failed: ${r.stderr}`);
@@ -53,7 +55,7 @@ const cpuProfDir = process.argv.includes('--cpu-prof') ? resolve(arg('cpu-prof',
 
 async function startDaemon(home: string): Promise<Daemon> {
   const prof = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
-  const child = spawn(process.execPath, [...prof, grove, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...prof, ...groveCmd, '--home', home, '--json', 'start', '--host', '127.0.0.1', '--port', '0', '--dashboard-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((res, rej) => {
     child.stdout.on('data', (d: Buffer) => {

@@ -20,6 +20,7 @@ import { generateEd25519, cellIdFromPublic } from '../src/crypto/keys.js';
 import { CellAgent } from '../src/tls/agent.js';
 import { connectToCell } from '../src/tls/connect.js';
 import { dialRelay } from '../src/relay/dial.js';
+import { nodeFlagsOf } from '../src/daemon/node-flags.js';
 
 export interface Figure { bytes: number; seconds: number }
 
@@ -68,7 +69,7 @@ async function upload(files: string[], agent: Agent, port: number, inflight = 4)
 export async function startRelayProcess(grove: string): Promise<{ child: ChildProcess; url: string }> {
   // The relay's per-IP and rate limits (64 MiB/s per cell by default) are policy for a shared
   // relay; raised here so the figures measure what relaying costs, not the policy.
-  const child = spawn(process.execPath, [grove, '--json', 'relay', '--host', '127.0.0.1', '--port', '0', '--per-ip', '1000', '--cell-rate', '65536', '--total-rate', '65536'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GROVE_RELAY_LOG: 'warn' } });
+  const child = spawn(process.execPath, [...nodeFlagsOf(grove), grove, '--json', 'relay', '--host', '127.0.0.1', '--port', '0', '--per-ip', '1000', '--cell-rate', '65536', '--total-rate', '65536'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GROVE_RELAY_LOG: 'warn' } });
   const url = await new Promise<string>((res, rej) => {
     child.stdout!.once('data', (d: Buffer) => res((JSON.parse(d.toString().split('\n')[0]!) as { url: string }).url));
     child.once('exit', (c) => rej(new Error(`grove relay exited ${c}`)));

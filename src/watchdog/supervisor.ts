@@ -11,6 +11,7 @@ import { EXIT_GAVE_UP, EXIT_RESTART, EXIT_STOP, EXIT_UPDATE } from './exit-codes
 import { backoffMs, shouldGiveUp, recentCrashes, DEFAULT_RESTART_POLICY, type RestartPolicy } from './policy.js';
 import { LastLines } from './lines.js';
 import { supervisionEnv } from './supervision.js';
+import { nodeFlagsOf } from '../daemon/node-flags.js';
 
 // `grove watchdog` (docs/operations.md "The watchdog"): runs `grove start` as a child and
 // keeps it alive — restarts with backoff, gives up after too many crashes, kills a cell that
@@ -168,7 +169,8 @@ export class Watchdog {
   private runChild(root: string, trial: Installed | undefined): Promise<Outcome> {
     this.last = new LastLines();
     const paths = homePaths(this.o.home);
-    const child: ChildProcess = spawn(this.o.nodePath ?? process.execPath, [join(root, 'bin', 'grove'), '--home', this.o.home, 'start', ...this.o.startArgs], {
+    const bin = join(root, 'bin', 'grove');
+    const child: ChildProcess = spawn(this.o.nodePath ?? process.execPath, [...nodeFlagsOf(bin), bin, '--home', this.o.home, 'start', ...this.o.startArgs], {
       env: { ...process.env, ...supervisionEnv(this.restarts) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
