@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CHUNK_SIZE, TAG_LENGTH } from '../src/crypto/domains.js';
 import { fileKey } from '../src/crypto/kdf.js';
@@ -32,7 +33,11 @@ import {
   pairCells, prime, settle, startDaemon, writeRandomFile, writeRandomTree, run, type Daemon, type MachineInfo, type Measured,
 } from './lib.js';
 import { SYNCTHING, startSyncthingPair, syncthingVersion } from './syncthing.js';
-import { describeData, formatMachine, formatTable, rssRow, speedRow, startupRow, type Row } from './report.js';
+import { describeData, formatMachine, formatTable, infoRow, rssRow, speedRow, startupRow, type Row } from './report.js';
+
+// The disk floor issues its fsyncs from this process, on libuv's pool: as wide as grove's
+// (bin/grove sets the same), set before the pool's first use.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 
 type Section = 'add' | 'sync' | 'startup';
 
@@ -227,6 +232,64 @@ class ComputeLimit {
   }
 }
 
+/** fsyncs issued together by the disk floor: as many as grove's own barrier issues. */
+const FLOOR_FSYNCS = 16;
+/** Bytes of a file's manifest object as the floor writes it (a sealed manifest of one chunk is about this). */
+const FLOOR_MANIFEST_BYTES = 640;
+
+/**
+ * What the disk alone costs to keep a workload's objects one file per object, as grove does:
+ * every sealed chunk (its size plus the tag) and one manifest-sized object per file, written
+ * from memory to a temp file in its shard directory, fsynced (FLOOR_FSYNCS at once), renamed;
+ * then every touched shard directory fsynced. Nothing is read, sealed, hashed or recorded, so
+ * no `grove add` of the same files can be faster on this disk in this layout.
+ */
+async function diskFloor(reaper: Reaper, work: string, w: Workload): Promise<Measured> {
+  const dir = reaper.tempDir('floor-', work);
+  const bytes = randomBytes(CHUNK_SIZE + TAG_LENGTH);
+  const sizes: number[] = [];
+  for (let f = 0; f < w.count; f++) {
+    for (let c = 0; c < chunkCount(w.size); c++) sizes.push(Math.min(CHUNK_SIZE, w.size - c * CHUNK_SIZE) + TAG_LENGTH);
+    sizes.push(FLOOR_MANIFEST_BYTES);
+  }
+  try {
+    settle();
+    const t0 = performance.now();
+    const shards = new Set<string>();
+    let next = 0;
+    const lane = async () => {
+      while (next < sizes.length) {
+        const i = next++;
+        const shard = join(dir, (i % 256).toString(16).padStart(2, '0'));
+        if (!shards.has(shard)) {
+          shards.add(shard);
+          await mkdir(shard, { recursive: true });
+        }
+        const tmp = join(shard, `.tmp-${i}`);
+        const fh = await open(tmp, 'w');
+        try {
+          await fh.write(bytes, 0, sizes[i]!);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, join(shard, String(i)));
+      }
+    };
+    await Promise.all(Array.from({ length: FLOOR_FSYNCS }, lane));
+    const dirs = [...shards];
+    await Promise.all(Array.from({ length: FLOOR_FSYNCS }, async () => {
+      for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
+        const fh = await open(d, 'r');
+        try { await fh.sync(); } finally { await fh.close(); }
+      }
+    }));
+    return { seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await reaper.remove(dir);
+  }
+}
+
 async function addSection(reaper: Reaper, work: string, args: Args, haveRestic: boolean, s: Samples): Promise<Row[]> {
   const z = sizes(args.quick);
   log(`writing ${describeData(z.addSmall.count, z.addSmall.size)} and ${describeData(1, z.addBig.size)} of random data`);
@@ -236,6 +299,7 @@ async function addSection(reaper: Reaper, work: string, args: Args, haveRestic: 
   const smallSteps = [
     () => s.take('add-small/grove', () => groveAdd(reaper, work, small)),
     ...(haveRestic ? [() => s.take('add-small/restic', () => resticBackup(reaper, work, small))] : []),
+    () => s.take('add-small/floor', () => diskFloor(reaper, work, small.w)),
   ];
   await rotate(args.runs, `add ${describeData(small.w.count, small.w.size)}`, smallSteps);
   const limit = new ComputeLimit();
@@ -244,6 +308,7 @@ async function addSection(reaper: Reaper, work: string, args: Args, haveRestic: 
       () => s.take('add-big/grove', () => groveAdd(reaper, work, big)),
       ...(haveRestic ? [() => s.take('add-big/restic', () => resticBackup(reaper, work, big))] : []),
       () => s.take('add-big/compute', () => limit.run(big.bytes)),
+      () => s.take('add-big/floor', () => diskFloor(reaper, work, big.w)),
     ];
     await rotate(args.runs, `add ${describeData(1, big.bytes)}`, bigSteps);
   } finally {
@@ -261,6 +326,11 @@ async function addSection(reaper: Reaper, work: string, args: Args, haveRestic: 
       { grove: s.why('add-big/grove'), ref: noRestic ?? s.why('add-big/restic') }),
     speedRow(`add ${bigName} vs compute limit`, s.seconds('add-big/grove', n), 'in-memory crypto', s.seconds('add-big/compute', n), 0.7,
       { grove: s.why('add-big/grove'), ref: s.why('add-big/compute') }),
+    infoRow(`add ${smallName} vs disk floor`, s.seconds('add-small/grove', n), 'disk floor', s.seconds('add-small/floor', n)),
+    infoRow(`disk floor of ${smallName}`, s.seconds('add-small/floor', n), 'restic', s.seconds('add-small/restic', n)),
+    infoRow(`add ${bigName} vs disk floor`, s.seconds('add-big/grove', n), 'disk floor', s.seconds('add-big/floor', n)),
+    infoRow(`disk floor of ${bigName}`, s.seconds('add-big/floor', n), 'restic', s.seconds('add-big/restic', n)),
+    infoRow(`disk floor of ${bigName}`, s.seconds('add-big/floor', n), 'in-memory crypto', s.seconds('add-big/compute', n)),
   ];
 }
 
@@ -487,7 +557,7 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     return;
   }
-  const counts = { pass: 0, fail: 0, skipped: 0 };
+  const counts = { pass: 0, fail: 0, skipped: 0, info: 0 };
   for (const r of rows) counts[r.status]++;
   process.stdout.write([
     `machine: ${formatMachine(before)}`,
@@ -495,6 +565,7 @@ async function main(): Promise<void> {
     `references: ${Object.values(versions).join(', ') || 'none'}`,
     `median of ${args.runs} run(s) (start-up: ${startupRuns(args.runs)})${args.quick ? ', --quick sizes' : ''}; tools interleaved in rotating order, page cache primed before each measured step`,
     'ratio: reference time / grove time (higher is better); for start-up, grove time / node time (lower is better)',
+    'disk floor: the same objects only written and fsynced (no reading, crypto or database): what one file per object costs this disk',
     '',
     formatTable(rows),
     '',

@@ -5,7 +5,7 @@
 
 import type { MachineInfo } from './lib.js';
 
-export type Status = 'pass' | 'fail' | 'skipped';
+export type Status = 'pass' | 'fail' | 'skipped' | 'info';
 
 export interface Figure {
   value: number;
@@ -23,7 +23,8 @@ export interface Row {
   grove?: Figure;
   reference?: { name: string; figure?: Figure };
   ratio?: number;
-  target: Target;
+  /** None for a row that only gives context (status 'info'). */
+  target?: Target;
   status: Status;
   note?: string;
 }
@@ -57,6 +58,20 @@ function compare(work: string, grove: number | undefined, refName: string, ref: 
   return { ...row, ratio, status: meets(ratio, target) ? 'pass' : 'fail' };
 }
 
+/**
+ * Context, not a target: `what` took `value` seconds against the reference's `ref` (ratio
+ * reference / value, as for speed). The row for what the disk alone costs, for instance.
+ */
+export function infoRow(work: string, what: number | undefined, refName: string, ref: number | undefined): Row {
+  return {
+    work,
+    ...(what !== undefined ? { grove: { value: what, unit: 's' as const } } : {}),
+    reference: { name: refName, ...(ref !== undefined ? { figure: { value: ref, unit: 's' as const } } : {}) },
+    ...(what !== undefined && ref !== undefined ? { ratio: ref / what } : {}),
+    status: 'info',
+  };
+}
+
 /** Peak RSS against an absolute limit; the reference's peak is shown for context only. */
 export function rssRow(work: string, grove: number | undefined, refName: string | undefined, ref: number | undefined, limitMB: number, why?: string): Row {
   const target: Target = { op: '<=', value: limitMB, unit: 'MB' };
@@ -78,7 +93,8 @@ export function formatFigure(f: Figure | undefined): string {
   return f.value < 1 ? `${(f.value * 1000).toFixed(0)} ms` : `${f.value.toFixed(2)} s`;
 }
 
-export function formatTarget(t: Target): string {
+export function formatTarget(t: Target | undefined): string {
+  if (!t) return '-';
   return `${t.op === '>=' ? '≥' : '≤'} ${t.value}${t.unit === 'x' ? 'x' : ' MB'}`;
 }
 
@@ -103,7 +119,7 @@ export function formatTable(rows: Row[]): string {
     r.reference ? `${r.reference.name} ${formatFigure(r.reference.figure)}` : '-',
     r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`,
     formatTarget(r.target),
-    r.status === 'fail' ? 'FAIL' : r.status,
+    r.status === 'fail' ? 'FAIL' : r.status === 'info' ? '' : r.status,
   ]);
   const head = ['work', 'grove', 'reference', 'ratio', 'target', 'result'];
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
