@@ -9,7 +9,7 @@ import { fileKey } from '../crypto/kdf.js';
 import type { Home } from '../home/home.js';
 import { SealPool } from './pool.js';
 import { addFile, type AddResult, type IngestContext } from './add.js';
-import { addMany, GROUP_FILES } from './group.js';
+import { addMany, GROUP_FILES, INLINE_CRYPTO_BYTES } from './group.js';
 import { restoreFile } from './restore.js';
 import { listVersions } from './files.js';
 import { verifyStore } from './verify.js';
@@ -35,7 +35,7 @@ async function restored(home: Home, pool: SealPool, r: AddResult, out: string): 
 /** A pool that fails the test if anything asks it to hash or seal: proof no file was read. */
 function untouchablePool(): SealPool {
   const fail = () => { throw new Error('the file contents were read'); };
-  return { hash: fail, seal: fail, hashStream: fail, open: fail } as unknown as SealPool;
+  return { hash: fail, seal: fail, hashStream: fail, open: fail, hashHere: fail, sealHere: fail } as unknown as SealPool;
 }
 
 test('many files of every size come back byte for byte, in batches and one by one', async (t) => {
@@ -131,5 +131,24 @@ test('a stat is trusted only once it is older than the margin', () => {
   assert.ok(sameStat(a, { ...a }));
   for (const k of ['size', 'mtime_ns', 'ctime_ns', 'ino', 'dev'] as const) {
     assert.ok(!sameStat(a, { ...a, [k]: k === 'size' ? 9 : '9' }), `${k} differs`);
+  }
+});
+
+test('a tiny file sealed on the calling thread gives the bytes a seal worker gives', async (t) => {
+  const { pool } = await setup(t);
+  const ring = pool.chunkBuffers(1, 1);
+  t.after(() => pool.dispose(ring.plain, ring.sealed));
+  const plain = await ring.plain.acquire();
+  const out = await ring.sealed.acquire();
+  const key = Buffer.alloc(32, 7);
+  const fileHash = Buffer.alloc(32, 9);
+  for (const size of [0, 1, 65_536, INLINE_CRYPTO_BYTES]) {
+    plain.bytes.set(streamBytes(`tiny-${size}`, size));
+    assert.equal(pool.hashHere(plain.bytes.subarray(0, size)), await pool.hash(plain, size));
+    const here = Buffer.alloc(size + 16);
+    const mine = pool.sealHere(key, fileHash, 0, plain.bytes.subarray(0, size), here);
+    const theirs = await pool.seal(key, fileHash, 0, plain, size, out);
+    assert.deepEqual(mine, theirs);
+    assert.ok(here.equals(Buffer.from(out.bytes.subarray(0, theirs.sealedLength))), `sealed bytes of ${size}`);
   }
 });

@@ -1,4 +1,6 @@
 import { Worker } from 'node:worker_threads';
+import { createHash } from 'node:crypto';
+import { sealChunkInto } from '../formats/chunk.js';
 import { CHUNK_SIZE, TAG_LENGTH } from '../crypto/domains.js';
 import { GroveError } from '../errors.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
@@ -102,6 +104,20 @@ export class SealPool {
     const r = await this.run(this.leastLoaded(), { op: 'hash', input: ref(input), length });
     if (r.op !== 'hash') throw protocolError();
     return r.hash;
+  }
+
+  /**
+   * `hash`, on the calling thread: for inputs so small that the trip to a worker and back
+   * costs more than the hashing (see `INLINE_CRYPTO_BYTES` in group.ts).
+   */
+  hashHere(input: Uint8Array): string {
+    return createHash('sha256').update(input).digest('hex');
+  }
+
+  /** `seal`, on the calling thread (same bytes, same result): for tiny files. */
+  sealHere(key: Uint8Array, fileHash: Uint8Array, index: number, input: Uint8Array, output: Uint8Array): { hash: string; sealedLength: number } {
+    const n = sealChunkInto(output, key, fileHash, index, input);
+    return { hash: this.hashHere(output.subarray(0, n)), sealedLength: n };
   }
 
   /** An incremental SHA-256 computed on one worker; updates apply in call order. */

@@ -23,6 +23,12 @@ const port = parentPort;
 // reusing. With 64 KiB pieces the 64 small outputs freed together by that GC made glibc
 // trim and re-fault the worker heap every chunk: ~1 s of system time per GiB, measured.
 const collect = exposeGc();
+/**
+ * Bytes sealed or opened between two of those GCs: a 4 MiB chunk still gets one each, but a
+ * run of small files does not pay a GC per file (1 000 files of 64 KiB spent ~0.7 s in them).
+ */
+const COLLECT_BYTES = 4 * 1024 * 1024;
+let sinceCollect = 0;
 const PIECE = Number.MAX_SAFE_INTEGER;
 
 function exposeGc(): (() => void) | undefined {
@@ -107,5 +113,11 @@ port.on('message', (req: WorkerRequest) => {
     reply = { id: req.id, ok: false, error };
   }
   port.postMessage(reply);
-  if (req.op === 'seal' || req.op === 'open') collect?.();
+  if (req.op === 'seal' || req.op === 'open') {
+    sinceCollect += req.length;
+    if (sinceCollect >= COLLECT_BYTES) {
+      sinceCollect = 0;
+      collect?.();
+    }
+  }
 });
