@@ -242,13 +242,15 @@ const FLOOR_MANIFEST_BYTES = 640;
  * every sealed chunk (its size plus the tag) and one manifest-sized object per file, written
  * from memory to a temp file in its shard directory, fsynced (FLOOR_FSYNCS at once), renamed;
  * then every touched shard directory fsynced. Nothing is read, sealed, hashed or recorded, so
- * no `grove add` of the same files can be faster on this disk in this layout.
+ * no `grove add` of the same files can be faster on this disk in this layout. `copies: 2` is
+ * the floor of a sync between two cells on this one disk: the sender stores the objects when
+ * it adds the files, the receiver stores them again.
  */
-async function diskFloor(reaper: Reaper, work: string, w: Workload): Promise<Measured> {
+async function diskFloor(reaper: Reaper, work: string, w: Workload, copies = 1): Promise<Measured> {
   const dir = reaper.tempDir('floor-', work);
   const bytes = randomBytes(CHUNK_SIZE + TAG_LENGTH);
   const sizes: number[] = [];
-  for (let f = 0; f < w.count; f++) {
+  for (let f = 0; f < w.count * copies; f++) {
     for (let c = 0; c < chunkCount(w.size); c++) sizes.push(Math.min(CHUNK_SIZE, w.size - c * CHUNK_SIZE) + TAG_LENGTH);
     sizes.push(FLOOR_MANIFEST_BYTES);
   }
@@ -457,10 +459,15 @@ async function syncSection(reaper: Reaper, work: string, args: Args, haveSyncthi
     await rotate(args.runs, `sync ${name}`, [
       () => s.take(`${key}/grove`, () => groveSync(reaper, work, d)),
       ...(haveSyncthing ? [() => s.take(`${key}/syncthing`, () => syncthingSync(reaper, work, d))] : []),
+      () => s.take(`${key}/floor`, () => diskFloor(reaper, work, w, 2)),
     ]);
     const peak = (k: string, f: keyof SyncFigures) => s.peak(k, f);
     rows.push(speedRow(`sync ${name}`, s.seconds(`${key}/grove`, args.runs), 'syncthing', s.seconds(`${key}/syncthing`, args.runs), target,
       { grove: s.why(`${key}/grove`), ref: noSt ?? s.why(`${key}/syncthing`) }));
+    rows.push(
+      infoRow(`sync ${name} vs disk floor`, s.seconds(`${key}/grove`, args.runs), 'disk floor', s.seconds(`${key}/floor`, args.runs)),
+      infoRow(`disk floor of sync ${name} (both cells)`, s.seconds(`${key}/floor`, args.runs), 'syncthing', s.seconds(`${key}/syncthing`, args.runs)),
+    );
     const gWhy = s.why(`${key}/grove`);
     rss.push(
       rssRow(`peak RSS grove add (sync ${name})`, peak(`${key}/grove`, 'rssAdd'), undefined, undefined, RSS_LIMIT_MB, gWhy),
@@ -565,7 +572,7 @@ async function main(): Promise<void> {
     `references: ${Object.values(versions).join(', ') || 'none'}`,
     `median of ${args.runs} run(s) (start-up: ${startupRuns(args.runs)})${args.quick ? ', --quick sizes' : ''}; tools interleaved in rotating order, page cache primed before each measured step`,
     'ratio: reference time / grove time (higher is better); for start-up, grove time / node time (lower is better)',
-    'disk floor: the same objects only written and fsynced (no reading, crypto or database): what one file per object costs this disk',
+    'disk floor: the same objects only written and fsynced (no reading, crypto or database; for a sync, twice: both cells): what one file per object costs this disk',
     '',
     formatTable(rows),
     '',
