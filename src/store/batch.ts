@@ -20,7 +20,7 @@ import { writeSynced, type ObjectStore } from './objects.js';
 export const BATCH_SYNC_CONCURRENCY = 16;
 /**
  * Bytes of one batch waiting to be written: what a batch upload may hold in memory at once (a
- * holder takes 8 batches from a peer at a time). 2 MiB kept a receiving cell's peak RSS at
+ * holder takes up to 8 batches from a peer at a time). 2 MiB kept a receiving cell's peak RSS at
  * 129-140 MB against 131-148 MB with 4, at the same round time (bench:sync --mode small).
  */
 export const MAX_PENDING_BYTES = 2 * 1024 * 1024;
