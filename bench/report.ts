@@ -59,8 +59,8 @@ function compare(work: string, grove: number | undefined, refName: string, ref: 
 }
 
 /**
- * Context, not a target: `what` took `value` seconds against the reference's `ref` (ratio
- * reference / value, as for speed). The row for what the disk alone costs, for instance.
+ * Context, not a target: `what` seconds against the reference's `ref` seconds (ratio ref /
+ * what, as for speed), with no pass or fail. The rows of the disk floor, for instance.
  */
 export function infoRow(work: string, what: number | undefined, refName: string, ref: number | undefined): Row {
   return {
