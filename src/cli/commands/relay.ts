@@ -45,12 +45,15 @@ export function registerRelay(program: Command): void {
       const collect = exposeCollector();
       const relay = new RelayServer({ host: opts.host, port: Number(opts.port), log, limits, ...(collect ? { collect } : {}), ...(allow ? { allow } : {}), ...(token ? { token } : {}), ...(publicUrls ? { publicUrls } : {}) });
       const url = await relay.start();
-      emit(cmd, { url, pid: process.pid, max_connections: relay.connectionCap, private: !!(allow || token) }, `grove relay listening on ${url}`);
-      await new Promise<void>((resolve) => {
+      // The handlers go in before the line that says we are up: whoever reads it may signal at
+      // once, and a signal with no handler yet would kill the process instead of stopping it.
+      const stopped = new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGTERM', stop);
         process.once('SIGINT', stop);
       });
+      emit(cmd, { url, pid: process.pid, max_connections: relay.connectionCap, private: !!(allow || token) }, `grove relay listening on ${url}`);
+      await stopped;
       await relay.stop();
     });
 }

@@ -50,17 +50,19 @@ export function registerStart(program: Command): void {
       process.on('uncaughtException', onFatal);
       process.on('unhandledRejection', onFatal);
 
-      const dashboardUrl = cell.dashboard?.url ?? null;
-      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid, dashboard_url: dashboardUrl },
-        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}` +
-        `\n  dashboard: ${dashboardUrl} (log in with the password from \`grove init\`, or set one with \`grove passwd\`)`);
-
       // A signal, or the cell asking its watchdog for something (src/watchdog/exit-codes.ts).
-      const signal = await new Promise<NodeJS.Signals | number>((resolve) => {
+      // Listened for before the line that says the cell is up: whoever reads it may signal at
+      // once, and a signal with no handler yet would kill the process instead of stopping it.
+      const stopRequest = new Promise<NodeJS.Signals | number>((resolve) => {
         process.once('SIGTERM', () => resolve('SIGTERM'));
         process.once('SIGINT', () => resolve('SIGINT'));
         cell.updates.onExitRequest(resolve);
       });
+      const dashboardUrl = cell.dashboard?.url ?? null;
+      emit(cmd, { id: cell.id, name: cell.config.name, api_url: cell.apiUrl, routes: cell.routes(), pid: process.pid, dashboard_url: dashboardUrl },
+        `grove cell ${cell.config.name}\n  id:      ${cell.id}\n  api:     ${cell.apiUrl}\n  routes:  ${cell.routes().join(' ')}\n  home:    ${root}` +
+        `\n  dashboard: ${dashboardUrl} (log in with the password from \`grove init\`, or set one with \`grove passwd\`)`);
+      const signal = await stopRequest;
       const force = () => {
         process.stderr.write('grove: second signal, exiting without a clean shutdown\n');
         process.exit(1);
