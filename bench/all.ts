@@ -27,6 +27,8 @@ import { chunkCount } from '../src/ingest/add.js';
 import { SealPool } from '../src/ingest/pool.js';
 import type { BufferRing } from '../src/ingest/buffers.js';
 import { homePaths } from '../src/home/paths.js';
+import { fsyncDir } from '../src/home/atomic.js';
+import { mapLimit } from '../src/sync/transfer.js';
 import { chunksOf, manifestHashes } from '../src/ingest/files.js';
 import {
   BENCH_PASSWORD, GROVE, GROVE_CMD, Reaper, TimeoutError, ensureDebianTool, groveCli, initBenchHome, listObjects, machineInfo, measure, median,
@@ -258,34 +260,23 @@ async function diskFloor(reaper: Reaper, work: string, w: Workload, copies = 1):
     settle();
     const t0 = performance.now();
     const shards = new Set<string>();
-    let next = 0;
-    const lane = async () => {
-      while (next < sizes.length) {
-        const i = next++;
-        const shard = join(dir, (i % 256).toString(16).padStart(2, '0'));
-        if (!shards.has(shard)) {
-          shards.add(shard);
-          await mkdir(shard, { recursive: true });
-        }
-        const tmp = join(shard, `.tmp-${i}`);
-        const fh = await open(tmp, 'w');
-        try {
-          await fh.write(bytes, 0, sizes[i]!);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await rename(tmp, join(shard, String(i)));
+    await mapLimit(sizes.map((size, i) => ({ size, i })), FLOOR_FSYNCS, async ({ size, i }) => {
+      const shard = join(dir, (i % 256).toString(16).padStart(2, '0'));
+      if (!shards.has(shard)) {
+        shards.add(shard);
+        await mkdir(shard, { recursive: true });
       }
-    };
-    await Promise.all(Array.from({ length: FLOOR_FSYNCS }, lane));
-    const dirs = [...shards];
-    await Promise.all(Array.from({ length: FLOOR_FSYNCS }, async () => {
-      for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
-        const fh = await open(d, 'r');
-        try { await fh.sync(); } finally { await fh.close(); }
+      const tmp = join(shard, `.tmp-${i}`);
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.write(bytes, 0, size);
+        await fh.sync();
+      } finally {
+        await fh.close();
       }
-    }));
+      await rename(tmp, join(shard, String(i)));
+    });
+    await mapLimit([...shards], FLOOR_FSYNCS, fsyncDir);
     return { seconds: (performance.now() - t0) / 1000 };
   } finally {
     await reaper.remove(dir);

@@ -19,7 +19,6 @@ import { createServer, request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import Database from 'better-sqlite3';
@@ -28,12 +27,8 @@ import { createCell, type Cell } from '../src/cell.js';
 import { createInvite, pairWithCode } from '../src/peers/pairing.js';
 import { recordObject } from '../src/store/catalog.js';
 import { socketCeiling, transportFigures } from './transport.js';
-import { parseSize } from './lib.js';
-import { nodeFlagsOf } from '../src/daemon/node-flags.js';
+import { GROVE as grove, GROVE_CMD as groveCmd, parseSize } from './lib.js';
 
-const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-const grove = join(root, 'bin', 'grove');
-const groveCmd = [...nodeFlagsOf(grove), grove];
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

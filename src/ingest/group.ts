@@ -75,6 +75,7 @@ export async function addMany(ctx: IngestContext, files: ManyInput[], cb: ManyCa
   // thread pool, not crypto).
   const window = new TaskWindow(buffers.sealed.count);
   const tinyWindow = new TaskWindow(TINY_FILES_IN_FLIGHT);
+  const drainAll = () => Promise.all([window.drain(), tinyWindow.drain()]);
 
   const flush = async (): Promise<void> => {
     // Tasks finish while the loop waits for room, so the batch may have grown a little past
@@ -89,7 +90,7 @@ export async function addMany(ctx: IngestContext, files: ManyInput[], cb: ManyCa
     for (const f of files) {
       if (ctx.signal?.aborted) break;
       if (f.size > CHUNK_SIZE) {
-        await Promise.all([window.drain(), tinyWindow.drain()]); // the streaming pipeline wants every buffer
+        await drainAll(); // the streaming pipeline wants every buffer
         try {
           cb.onResult(await addFile(ctx, f.path));
         } catch (e) {
@@ -120,7 +121,7 @@ export async function addMany(ctx: IngestContext, files: ManyInput[], cb: ManyCa
       });
       if (batch.length >= GROUP_FILES || batchBytes >= GROUP_BYTES) await flush();
     }
-    await Promise.all([window.drain(), tinyWindow.drain()]);
+    await drainAll();
   } finally {
     if (ctx.signal?.aborted) {
       await barrier.catch(() => {});
