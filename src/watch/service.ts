@@ -9,6 +9,7 @@ import type { LoopSpec } from '../daemon/loop.js';
 import { addFile, type AddResult } from '../ingest/add.js';
 import { SealPool } from '../ingest/pool.js';
 import { GroveError, describeError } from '../errors.js';
+import { closeForGood } from './chokidar.js';
 import { ignoreMatcher } from './ignore.js';
 import {
   indexEntry, indexOf, listFolders, markGone, planCatchUp, recordIngested, unchanged, folderCounts,
@@ -196,7 +197,7 @@ export class WatchService extends EventEmitter<WatchEvents> {
       this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     if (this.abort.signal.aborted || f.watcher !== w || this.folders.get(spec.root) !== f) {
-      if (f.watcher !== w) await w.close().catch(() => {});
+      if (f.watcher !== w) await closeForGood(w).catch(() => {});
       return;
     }
     await this.scan(f);
@@ -205,7 +206,7 @@ export class WatchService extends EventEmitter<WatchEvents> {
   private async closeWatcher(f: Folder): Promise<void> {
     const w = f.watcher;
     f.watcher = undefined;
-    await w?.close().catch((e) => this.c.log.warn({ err: e }, `closing the watcher of ${f.spec.root} failed`));
+    if (w) await closeForGood(w).catch((e) => this.c.log.warn({ err: e }, `closing the watcher of ${f.spec.root} failed`));
   }
 
   private pause(f: Folder, why: string): void {
