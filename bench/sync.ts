@@ -29,7 +29,6 @@ import { recordObject } from '../src/store/catalog.js';
 import { socketCeiling, transportFigures } from './transport.js';
 import { GROVE as grove, GROVE_CMD as groveCmd, parseSize } from './lib.js';
 
-
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : def;
